@@ -1,0 +1,37 @@
+# Two entry points for users: `make demo` and `make test`. Both set everything up
+# from a fresh clone: virtualenv, Python packages, and (on first use) the Kafka jars.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint typecheck pytest demo bench soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+# The pytest session starts its own broker on free ports and stops it at the end,
+# whether the tests pass or fail.
+test: lint typecheck pytest
+
+demo: setup
+	$(BIN)/python -m gateway.demo
+
+clean:
+	-$(BIN)/lgsp kafka down
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,179 @@
+"""The gateway's exception hierarchy: one root, each class says whether a retry can help.
+
+```
+GatewayError                      retriable?
+├── ConfigError                   no   bad settings or connector config (field + reason)
+├── ContractError                 no   a record does not fit the Avro contracts
+│   ├── MalformedRecordError      no   bytes are not single-object encoded Avro
+│   ├── UnknownSchemaError        no   writer fingerprint not in the registry
+│   └── SchemaMismatchError       no   a datum does not fit its schema
+├── SchemaCompatibilityError      no   a new schema version breaks older data
+├── KafkaError                    per subclass
+│   ├── KafkaUnavailableError     yes  broker unreachable, timed out, leader moving
+│   └── KafkaRequestError         no   the broker refused the request for good
+├── LocalBrokerError              no   the project's own broker could not be managed
+├── ForwardError                  per subclass
+│   ├── TransientForwardError     yes  timeout, connection error, 5xx
+│   ├── CircuitOpenError          yes  the service's breaker is open
+│   ├── RejectedError             no   the national service refused the data (4xx)
+│   └── NoRouteError              no   no routing rule for this message type and source
+├── ConnectorError                no   connector runtime problems
+│   ├── UnknownPluginError        no
+│   ├── ConnectorNotFoundError    no
+│   └── ConnectorExistsError      no
+└── ReplayError                   no   an empty or malformed replay selection
+```
+
+User-facing code prints `str(error)`: every message is one line that names what was
+wrong, so the CLI never needs a traceback to explain itself.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CircuitOpenError",
+    "ConfigError",
+    "ConnectorError",
+    "ConnectorExistsError",
+    "ConnectorNotFoundError",
+    "ContractError",
+    "FieldProblem",
+    "ForwardError",
+    "GatewayError",
+    "KafkaError",
+    "KafkaRequestError",
+    "KafkaUnavailableError",
+    "LocalBrokerError",
+    "MalformedRecordError",
+    "NoRouteError",
+    "RejectedError",
+    "ReplayError",
+    "SchemaCompatibilityError",
+    "SchemaMismatchError",
+    "TransientForwardError",
+    "UnknownPluginError",
+    "UnknownSchemaError",
+]
+
+from dataclasses import dataclass
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    retriable: bool = False
+
+    def __init__(self, message: str) -> None:
+        # One line, always: multi-line causes are folded so logs and the CLI stay tidy.
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        """The one-line description of what went wrong."""
+        return str(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One invalid field of a configuration: where it is and why it is refused."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class ConfigError(GatewayError):
+    """Settings or a connector config were refused; `problems` names each bad field."""
+
+    def __init__(self, message: str, problems: tuple[FieldProblem, ...] = ()) -> None:
+        detail = "; ".join(str(p) for p in problems)
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.problems = problems
+
+
+class ContractError(GatewayError):
+    """A record does not fit the Avro contracts."""
+
+
+class MalformedRecordError(ContractError):
+    """The bytes are not a single-object encoded Avro datum."""
+
+
+class UnknownSchemaError(ContractError):
+    """The writer schema's fingerprint is not known to the registry."""
+
+
+class SchemaMismatchError(ContractError):
+    """A datum does not fit the schema it is written or read with."""
+
+
+class SchemaCompatibilityError(GatewayError):
+    """A schema version cannot read data written with an earlier version."""
+
+
+class KafkaError(GatewayError):
+    """A Kafka operation failed; `retriable` says whether trying again can help."""
+
+
+class KafkaUnavailableError(KafkaError):
+    """The broker could not be reached or did not answer in time."""
+
+    retriable = True
+
+
+class KafkaRequestError(KafkaError):
+    """The broker refused a request in a way that retrying will not fix."""
+
+
+class LocalBrokerError(GatewayError):
+    """The project's own local Kafka broker could not be fetched, started or stopped."""
+
+
+class ForwardError(GatewayError):
+    """Forwarding a transaction to a national service failed."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientForwardError(ForwardError):
+    """Timeout, connection failure or 5xx: the same request may succeed later."""
+
+    retriable = True
+
+
+class CircuitOpenError(ForwardError):
+    """The circuit breaker of the target service is open; no request was sent."""
+
+    retriable = True
+
+
+class RejectedError(ForwardError):
+    """The national service refused the transaction (4xx); sending it again will not help."""
+
+
+class NoRouteError(ForwardError):
+    """No routing rule maps this message type and source to a national service."""
+
+
+class ConnectorError(GatewayError):
+    """A connector could not be created, configured or run."""
+
+
+class UnknownPluginError(ConnectorError):
+    """No installed connector plugin has this name."""
+
+
+class ConnectorNotFoundError(ConnectorError):
+    """No connector is registered under this name."""
+
+
+class ConnectorExistsError(ConnectorError):
+    """A connector with this name is already registered."""
+
+
+class ReplayError(GatewayError):
+    """A replay selection is malformed or selects nothing."""

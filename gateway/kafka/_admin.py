@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from gateway.errors import KafkaRequestError
+from gateway.kafka._errors import translated
+from gateway.kafka._types import TopicPartition
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic to create: partitions, replication and topic-level configs."""
+
+    name: str
+    partitions: int = 3
+    replication: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def compacted(cls, name: str, *, replication: int = 1) -> TopicSpec:
+        """A single-partition, log-compacted topic holding the latest value per key."""
+        return cls(name, 1, replication, {"cleanup.policy": "compact"})
+
+
+class KafkaAdmin:
+    """Topic and consumer-group administration."""
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str = "lgsp-admin") -> None:
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, client_id=client_id
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect to the cluster."""
+        with translated("admin start"):
+            try:
+                await self._admin.start()
+            except BaseException:
+                await self._admin.close()
+                raise
+        self._started = True
+
+    async def stop(self) -> None:
+        """Close the connection."""
+        if self._started:
+            self._started = False
+            with translated("admin stop"):
+                await self._admin.close()
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> None:
+        """Create the topics that do not exist yet; existing ones are left as they are."""
+        existing = await self.list_topics()
+        missing = [s for s in specs if s.name not in existing]
+        if not missing:
+            return
+        new = [
+            NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication,
+                     topic_configs=dict(s.config))
+            for s in missing
+        ]
+        with translated("create topics"):
+            response = await self._admin.create_topics(new)
+        for item in getattr(response, "topic_errors", ()):
+            name, code = item[0], item[1]
+            message = item[2] if len(item) > 2 else ""
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise KafkaRequestError(f"creating topic {name} failed: error {code} {message}")
+
+    async def list_topics(self) -> set[str]:
+        """Names of every topic in the cluster."""
+        with translated("list topics"):
+            return set(await self._admin.list_topics())
+
+    async def partitions(self, topic: str) -> list[TopicPartition]:
+        """Every partition of a topic; empty if the topic does not exist."""
+        with translated(f"describe topic {topic}"):
+            described = await self._admin.describe_topics([topic])
+        parts = [p["partition"] for t in described if t["topic"] == topic and t["error_code"] == 0
+                 for p in t["partitions"]]
+        return [TopicPartition(topic, p) for p in sorted(parts)]
+
+    async def delete_topics(self, names: Iterable[str]) -> None:
+        """Delete topics (tests clean up with this)."""
+        with translated("delete topics"):
+            await self._admin.delete_topics(list(names))
+
+    async def group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        """The committed offset of each partition for a consumer group."""
+        with translated(f"offsets of group {group_id}"):
+            offsets = await self._admin.list_consumer_group_offsets(group_id)
+        return {TopicPartition(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}

@@ -1,0 +1,159 @@
+"""All settings of every lgsp process, in one pydantic-settings model.
+
+Precedence, highest first: explicit overrides (CLI options), `LGSP_*` environment
+variables (nested sections with `__`, e.g. `LGSP_ROUTER__MAX_ATTEMPTS=5`), the TOML file
+given with `--config`, then the defaults below.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrokerSettings",
+    "NdxpSettings",
+    "RouteRule",
+    "RouterSettings",
+    "Settings",
+    "load_settings",
+]
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from gateway.errors import ConfigError, FieldProblem
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_schemas_dir() -> Path:
+    # A source checkout keeps the contracts at the top level; a built wheel bundles them.
+    checkout = _REPO_ROOT / "schemas" / "avro"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_bundled_schemas"
+
+
+class BrokerSettings(BaseModel):
+    """The project's own single-node KRaft broker (`lgsp kafka up`)."""
+
+    kafka_version: str = "3.9.1"
+    port: int = Field(default=9092, ge=1, le=65535)
+    controller_port: int = Field(default=9093, ge=1, le=65535)
+    start_timeout_s: float = Field(default=90.0, gt=0)
+    heap: str = "512m"
+
+
+class RouteRule(BaseModel):
+    """Maps a message type (and optionally its source system) to a national service."""
+
+    message_type: str
+    source_system: str | None = None
+    service: str
+
+
+class RouterSettings(BaseModel):
+    """How the router forwards, retries and protects national services."""
+
+    group_id: str = "lgsp-router"
+    max_in_flight: int = Field(default=512, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_initial_s: float = Field(default=0.2, gt=0)
+    backoff_max_s: float = Field(default=5.0, gt=0)
+    breaker_failure_threshold: int = Field(default=20, ge=1)
+    breaker_reset_s: float = Field(default=5.0, gt=0)
+    commit_interval_s: float = Field(default=0.5, gt=0)
+    routes: list[RouteRule] = Field(
+        default_factory=lambda: [
+            RouteRule(message_type="ioffice.document", service="QG.VBDT.GUINHAN"),
+            RouteRule(message_type="onestop.dossier_event", service="QG.DVCQG.DONGBOHOSO"),
+            RouteRule(message_type="reporting.report_submission", service="QG.HTBC.NOPBAOCAO"),
+        ]
+    )
+
+
+class NdxpSettings(BaseModel):
+    """Where the national data exchange platform (or its stub) is and how we call it."""
+
+    url: str = "http://127.0.0.1:8090"
+    client_id: str = "lgsp-province"
+    client_secret: SecretStr = SecretStr("change-me")
+    officer_id: str = "lgsp-gateway"
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    pool_size: int = Field(default=100, ge=1)
+
+
+class Settings(BaseSettings):
+    """Every option of every lgsp process; CLI options override these by name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LGSP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8083, ge=0, le=65535)
+    stub_port: int = Field(default=8090, ge=0, le=65535)
+    agency_code: str = "000.00.00.H12"
+    topic_prefix: str = "lgsp."
+    state_dir: Path = Path(".lgsp")
+    cache_dir: Path = Path(".lgsp/cache")
+    schemas_dir: Path = Field(default_factory=_default_schemas_dir)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from overrides, environment and an optional TOML file.
+
+    Raises ConfigError naming every invalid field, so callers can print one line.
+    """
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+
+        class _FromFile(Settings):
+            model_config = SettingsConfigDict(toml_file=config_file)
+
+        cls = _FromFile
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return cls(**explicit)
+    except ValidationError as exc:
+        raise ConfigError("invalid settings", problems_from(exc)) from exc
+    except ValueError as exc:  # a TOML syntax error surfaces as a plain ValueError
+        raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+
+
+def problems_from(exc: ValidationError) -> tuple[FieldProblem, ...]:
+    """Turn pydantic's validation errors into (field, reason) pairs for one-line messages."""
+    return tuple(
+        FieldProblem(".".join(str(p) for p in err["loc"]) or "(root)", err["msg"])
+        for err in exc.errors()
+    )

@@ -1,0 +1,71 @@
+"""Every Kafka topic name the gateway uses, derived from one prefix."""
+
+from __future__ import annotations
+
+__all__ = ["Topics"]
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Topic names under one prefix, so several gateways (or tests) can share a broker."""
+
+    prefix: str = "lgsp."
+
+    def source(self, connector: str) -> str:
+        """The topic a connector publishes its transactions to."""
+        return f"{self.prefix}src.{connector}"
+
+    @property
+    def source_pattern(self) -> str:
+        """Regex matching every connector topic; the router subscribes to it."""
+        return "^" + re.escape(f"{self.prefix}src.") + r"[A-Za-z0-9._-]+$"
+
+    @property
+    def replay(self) -> str:
+        """Dead-lettered transactions re-submitted by provincial IT, read by the router."""
+        return f"{self.prefix}replay"
+
+    @property
+    def dead_letter(self) -> str:
+        """Transactions that could not be delivered, with the reason in headers."""
+        return f"{self.prefix}deadletter"
+
+    @property
+    def ledger(self) -> str:
+        """One outcome record per attempt chain of a transaction."""
+        return f"{self.prefix}ledger"
+
+    @property
+    def connector_configs(self) -> str:
+        """Compacted: connector name -> config (a tombstone deletes)."""
+        return f"{self.prefix}connect.configs"
+
+    @property
+    def connector_offsets(self) -> str:
+        """Compacted: connector name -> source position (cursor, file, offset)."""
+        return f"{self.prefix}connect.offsets"
+
+    @property
+    def replay_audit(self) -> str:
+        """Who replayed what, when, with which filter and result."""
+        return f"{self.prefix}replay.audit"
+
+    @property
+    def compacted(self) -> tuple[str, ...]:
+        """Topics that hold the latest value per key and must be log-compacted."""
+        return (self.connector_configs, self.connector_offsets)
+
+    @property
+    def system(self) -> tuple[str, ...]:
+        """Every topic the gateway creates at start-up."""
+        return (
+            self.replay,
+            self.dead_letter,
+            self.ledger,
+            self.connector_configs,
+            self.connector_offsets,
+            self.replay_audit,
+        )
