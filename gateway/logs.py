@@ -32,6 +32,7 @@ SENSITIVE_KEYS = frozenset(
         "citizen_id",
         "identity_number",
         "applicant_identity_number",
+        "phone",
     }
 )
 _MASK = "***"
