@@ -24,6 +24,12 @@ class Topics:
         return "^" + re.escape(f"{self.prefix}src.") + r"[A-Za-z0-9._-]+$"
 
     @property
+    def router_pattern(self) -> str:
+        """Regex matching every topic the router consumes: connector topics and replays."""
+        src = re.escape(f"{self.prefix}src.") + r"[A-Za-z0-9._-]+"
+        return f"^(?:{src}|{re.escape(self.replay)})$"
+
+    @property
     def replay(self) -> str:
         """Dead-lettered transactions re-submitted by provincial IT, read by the router."""
         return f"{self.prefix}replay"

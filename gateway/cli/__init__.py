@@ -16,13 +16,13 @@ from collections.abc import Sequence
 
 import uvloop
 
-from gateway.cli import _kafka
+from gateway.cli import _kafka, _schemas
 from gateway.cli._base import CommandParser, Handler
 from gateway.errors import GatewayError
 from gateway.logs import configure_logging
 
 # Each module adds its subcommands to the parser with `register(subparsers)`.
-COMMANDS = (_kafka,)
+COMMANDS = (_kafka, _schemas)
 
 
 def build_parser() -> CommandParser:

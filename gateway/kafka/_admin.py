@@ -91,6 +91,15 @@ class KafkaAdmin:
 
     async def group_offsets(self, group_id: str) -> dict[TopicPartition, int]:
         """The committed offset of each partition for a consumer group."""
+        commits = await self.group_commits(group_id)
+        return {tp: offset for tp, (offset, _meta) in commits.items()}
+
+    async def group_commits(self, group_id: str) -> dict[TopicPartition, tuple[int, str]]:
+        """The committed offset and its metadata string for each partition of a group."""
         with translated(f"offsets of group {group_id}"):
             offsets = await self._admin.list_consumer_group_offsets(group_id)
-        return {TopicPartition(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+        return {
+            TopicPartition(tp.topic, tp.partition): (int(meta.offset), str(meta.metadata or ""))
+            for tp, meta in offsets.items()
+            if meta.offset >= 0
+        }

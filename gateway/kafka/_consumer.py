@@ -96,13 +96,17 @@ class GroupConsumer:
             )
         return [to_record(msg) for msgs in batches.values() for msg in msgs]
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commit, per partition, the offset of the next record to read."""
+    async def commit(self, offsets: Mapping[TopicPartition, int], metadata: str = "") -> None:
+        """Commit, per partition, the offset of the next record to read.
+
+        `metadata` is stored with each offset; the router uses it to tell the next owner
+        whether it stopped cleanly.
+        """
         if not offsets:
             return
         with translated("offset commit"):
             await self._consumer.commit(
-                {AkTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(off, "")
+                {AkTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(off, metadata)
                  for tp, off in offsets.items()}
             )
 

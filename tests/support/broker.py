@@ -13,7 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from testcontainers.kafka import KafkaContainer
+from testcontainers.community.kafka import KafkaContainer
 
 from gateway.localkafka import LocalBroker, free_port
 
