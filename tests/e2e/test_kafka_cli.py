@@ -52,7 +52,9 @@ def test_up_status_down_lifecycle(broker_env: dict[str, str]) -> None:
     assert down.returncode == 0 and down.stdout.strip() == "stopped"
     status = lgsp("kafka", "status", env=broker_env)
     assert status.returncode == 3 and status.stdout.startswith("not running")
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(port)), timeout=2):
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(
+        ("127.0.0.1", int(port)), timeout=2
+    ):
         pass
 
 
