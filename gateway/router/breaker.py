@@ -1,0 +1,59 @@
+"""A circuit breaker per national service: stop hammering a service that is failing."""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+
+
+class CircuitState(enum.IntEnum):
+    """Exported as the lgsp_circuit_state gauge value."""
+
+    CLOSED = 0
+    HALF_OPEN = 1
+    OPEN = 2
+
+
+class CircuitBreaker:
+    """Opens after `threshold` consecutive failures; after `reset_s` lets one probe through.
+
+    A successful probe closes it; a failed probe opens it again for another `reset_s`.
+    """
+
+    def __init__(
+        self, threshold: int, reset_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._threshold = threshold
+        self._reset_s = reset_s
+        self._clock = clock
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probing = False
+        self.state = CircuitState.CLOSED
+
+    def allow(self) -> bool:
+        """Whether a request may be sent now."""
+        if self.state is CircuitState.CLOSED:
+            return True
+        if self.state is CircuitState.OPEN and self._clock() - self._opened_at >= self._reset_s:
+            self.state = CircuitState.HALF_OPEN
+            self._probing = False
+        if self.state is CircuitState.HALF_OPEN and not self._probing:
+            self._probing = True
+            return True
+        return False
+
+    def record_success(self) -> None:
+        """A request succeeded (or was refused for its data, which says the service is up)."""
+        self._failures = 0
+        self._probing = False
+        self.state = CircuitState.CLOSED
+
+    def record_failure(self) -> None:
+        """A request failed in a way that says the service is unhealthy."""
+        self._failures += 1
+        if self.state is CircuitState.HALF_OPEN or self._failures >= self._threshold:
+            self.state = CircuitState.OPEN
+            self._opened_at = self._clock()
+            self._probing = False

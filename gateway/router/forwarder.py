@@ -1,0 +1,212 @@
+"""One transaction's attempt chain: decode, route, submit with retries, decide the outcome.
+
+Retries (exponential backoff with jitter) are for timeouts, connection errors and 5xx;
+4xx, no route and undecodable records are dead-lettered at once. When an earlier attempt
+may have reached the national side without us seeing the answer (a timeout, a dropped
+connection), or the record may have been sent by a previous router that crashed, the
+next attempt first asks the national side whether it already has the transaction, so
+it is not sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+from gateway.contracts import Codec, Envelope
+from gateway.errors import (
+    CircuitOpenError,
+    ContractError,
+    ForwardError,
+    MalformedRecordError,
+    NoRouteError,
+)
+from gateway.kafka import Record
+from gateway.metrics import FORWARD_DURATION, OUTCOME_RETRIED, TRANSACTIONS
+from gateway.ndxp import OutboundTransaction, Receipt
+from gateway.router.backoff import Backoff
+from gateway.router.breaker import CircuitBreaker
+from gateway.router.outcomes import (
+    H_CONNECTOR,
+    H_REPLAY,
+    STAGE_DECODE,
+    STAGE_FORWARD,
+    STAGE_ROUTE,
+    Attempt,
+    Failure,
+    Outcome,
+)
+from gateway.router.routing import RoutingTable
+from gateway.topics import Topics
+
+
+class NationalExchange(Protocol):
+    """What the router needs from the NDXP client."""
+
+    async def submit(self, service: str, tx: OutboundTransaction) -> Receipt:
+        """Deliver one transaction; raises ForwardError subclasses."""
+
+    async def lookup(self, service: str, transaction_id: str) -> Receipt | None:
+        """The receipt if the national side already has this transaction, else None."""
+
+
+class Forwarder:
+    """Turns a consumed record into a final Outcome."""
+
+    def __init__(
+        self,
+        *,
+        codec: Codec,
+        routes: RoutingTable,
+        exchange: NationalExchange,
+        topics: Topics,
+        backoff: Backoff,
+        max_attempts: int,
+        breaker_threshold: int,
+        breaker_reset_s: float,
+    ) -> None:
+        self._codec = codec
+        self._routes = routes
+        self._exchange = exchange
+        self._topics = topics
+        self._backoff = backoff
+        self._max_attempts = max_attempts
+        self._breaker_threshold = breaker_threshold
+        self._breaker_reset_s = breaker_reset_s
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self._source_prefix = f"{topics.prefix}src."
+
+    def breaker(self, service: str) -> CircuitBreaker:
+        """The circuit breaker of one national service."""
+        found = self.breakers.get(service)
+        if found is None:
+            found = self.breakers[service] = CircuitBreaker(
+                self._breaker_threshold, self._breaker_reset_s
+            )
+        return found
+
+    def connector_of(self, rec: Record) -> str:
+        """The connector a record came from, even when it cannot be decoded."""
+        if rec.topic.startswith(self._source_prefix):
+            return rec.topic[len(self._source_prefix):]
+        named = rec.header(H_CONNECTOR)
+        return named.decode(errors="replace") if named else "unknown"
+
+    async def process(self, rec: Record, *, reconcile_first: bool = False) -> Outcome:
+        """The outcome of one record; never raises for problems with the record itself."""
+        replay = rec.header(H_REPLAY)
+        outcome = Outcome(
+            record=rec, connector=self.connector_of(rec), transaction_id=None, service=None,
+            delivered=False, replay_id=replay.decode() if replay else None,
+        )
+        try:
+            if rec.value is None:
+                raise MalformedRecordError("record has no value")
+            env = Envelope.decode(self._codec, rec.value)
+        except ContractError as exc:
+            outcome.failure = Failure(STAGE_DECODE, exc, retriable=False)
+            return outcome
+        outcome.transaction_id = env.transaction_id
+        outcome.correlation_id = env.correlation_id
+        outcome.connector = env.connector
+        outcome.source_system = env.source_system
+        outcome.message_type = env.message_type
+        outcome.occurred_at = env.occurred_at
+        outcome.ingested_at = env.ingested_at
+        try:
+            outcome.service = self._routes.resolve(
+                env.message_type, env.source_system, env.target_service
+            )
+        except NoRouteError as exc:
+            outcome.failure = Failure(STAGE_ROUTE, exc, retriable=False)
+            return outcome
+        try:
+            payload = env.decode_payload(self._codec)
+        except ContractError as exc:
+            outcome.failure = Failure(STAGE_DECODE, exc, retriable=False)
+            return outcome
+        tx = OutboundTransaction(
+            transaction_id=env.transaction_id,
+            correlation_id=env.correlation_id,
+            source_system=env.source_system,
+            source_agency_code=env.source_agency_code,
+            message_type=env.message_type,
+            schema_version=env.schema_version,
+            occurred_at=env.occurred_at,
+            payload=payload,
+        )
+        # Replays always reconcile first: the failure that dead-lettered them may have
+        # hidden a delivery.
+        await self._attempts(outcome, outcome.service, tx,
+                             reconcile_first or outcome.replay_id is not None)
+        return outcome
+
+    async def _attempts(
+        self, outcome: Outcome, service: str, tx: OutboundTransaction, reconcile: bool
+    ) -> None:
+        breaker = self.breaker(service)
+        duration = FORWARD_DURATION.labels(service=service)
+        retried = TRANSACTIONS.labels(connector=outcome.connector, service=service,
+                                      outcome=OUTCOME_RETRIED)
+        for attempt_no in range(1, self._max_attempts + 1):
+            at = datetime.now(UTC)
+            started = time.perf_counter()
+            if reconcile and await self._reconciled(outcome, service, tx.transaction_id, at):
+                return
+            error: ForwardError
+            if not breaker.allow():
+                error = CircuitOpenError(f"circuit for service {service} is open")
+            else:
+                try:
+                    receipt = await self._exchange.submit(service, tx)
+                except ForwardError as exc:
+                    error = exc
+                    elapsed = time.perf_counter() - started
+                    duration.observe(elapsed)
+                    if exc.retriable:
+                        breaker.record_failure()
+                    else:
+                        breaker.record_success()  # it answered: the service itself is up
+                else:
+                    elapsed = time.perf_counter() - started
+                    duration.observe(elapsed)
+                    breaker.record_success()
+                    outcome.attempts.append(Attempt(
+                        at, elapsed * 1000, "duplicate" if receipt.duplicate else "delivered"))
+                    self._deliver(outcome, receipt)
+                    return
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            outcome.attempts.append(
+                Attempt(at, elapsed_ms, type(error).__name__, error.status, str(error))
+            )
+            if not error.retriable or attempt_no == self._max_attempts:
+                outcome.failure = Failure(STAGE_FORWARD, error, error.retriable, error.status)
+                return
+            # No HTTP answer means the request may have been processed: check next time.
+            reconcile = error.status is None and not isinstance(error, CircuitOpenError)
+            retried.inc()
+            await asyncio.sleep(self._backoff.delay(attempt_no))
+
+    async def _reconciled(
+        self, outcome: Outcome, service: str, transaction_id: str, at: datetime
+    ) -> bool:
+        started = time.perf_counter()
+        try:
+            receipt = await self._exchange.lookup(service, transaction_id)
+        except ForwardError:
+            return False  # cannot tell; sending is still safe thanks to the idempotency key
+        if receipt is None:
+            return False
+        outcome.attempts.append(Attempt(at, (time.perf_counter() - started) * 1000, "recovered"))
+        self._deliver(outcome, receipt)
+        return True
+
+    @staticmethod
+    def _deliver(outcome: Outcome, receipt: Receipt) -> None:
+        outcome.delivered = True
+        outcome.receipt_id = receipt.receipt_id
+        outcome.duplicate_at_endpoint = receipt.duplicate
+        outcome.completed_at = datetime.now(UTC)
+

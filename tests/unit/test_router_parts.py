@@ -1,0 +1,114 @@
+"""Pure parts of the router: routing table, backoff, circuit breaker, offset tracking."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from gateway.errors import NoRouteError, RejectedError
+from gateway.kafka import Record
+from gateway.router.backoff import Backoff
+from gateway.router.breaker import CircuitBreaker, CircuitState
+from gateway.router.offsets import OffsetTracker
+from gateway.router.outcomes import (
+    H_ATTEMPTS,
+    H_CONNECTOR,
+    H_EXCEPTION,
+    H_MESSAGE,
+    H_OFFSET,
+    H_PARTITION,
+    H_STAGE,
+    H_TOPIC,
+    STAGE_FORWARD,
+    Attempt,
+    Failure,
+    Outcome,
+    dead_letter_headers,
+)
+from gateway.router.routing import RoutingTable
+from gateway.settings import RouteRule
+
+
+def test_routing_prefers_explicit_target_then_source_specific_rule() -> None:
+    table = RoutingTable([
+        RouteRule(message_type="a.doc", service="QG.GENERIC"),
+        RouteRule(message_type="a.doc", source_system="ioffice", service="QG.SPECIFIC"),
+    ])
+    assert table.resolve("a.doc", "other") == "QG.GENERIC"
+    assert table.resolve("a.doc", "ioffice") == "QG.SPECIFIC"
+    assert table.resolve("a.doc", "ioffice", "QG.EXPLICIT") == "QG.EXPLICIT"
+    with pytest.raises(NoRouteError, match=r"no route for message type 'b\.doc'"):
+        table.resolve("b.doc", "ioffice")
+
+
+def test_backoff_grows_exponentially_within_jitter_and_is_capped() -> None:
+    backoff = Backoff(initial_s=0.2, max_s=5.0)
+    rng = random.Random(7)
+    for attempt, ceiling in [(1, 0.2), (2, 0.4), (3, 0.8), (6, 5.0), (20, 5.0)]:
+        for _ in range(50):
+            delay = backoff.delay(attempt, rng)
+            assert ceiling / 10 <= delay <= ceiling
+
+
+def _state(breaker: CircuitBreaker) -> CircuitState:
+    # A call, so the type checker does not narrow the attribute between transitions.
+    return breaker.state
+
+
+def test_breaker_opens_after_threshold_and_probes_after_reset() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=3, reset_s=10, clock=lambda: now[0])
+    for _ in range(2):
+        breaker.record_failure()
+    assert breaker.allow() and _state(breaker) is CircuitState.CLOSED
+    breaker.record_failure()
+    assert _state(breaker) is CircuitState.OPEN and not breaker.allow()
+    now[0] = 10.0
+    assert breaker.allow()  # the single half-open probe
+    assert _state(breaker) is CircuitState.HALF_OPEN and not breaker.allow()
+    breaker.record_failure()
+    assert _state(breaker) is CircuitState.OPEN
+    now[0] = 20.0
+    assert breaker.allow()
+    breaker.record_success()
+    assert _state(breaker) is CircuitState.CLOSED and breaker.allow()
+
+
+def test_commit_point_only_advances_over_finished_prefix() -> None:
+    tracker = OffsetTracker()
+    for off in (10, 11, 12, 13):
+        tracker.add("t", 0, off)
+    tracker.finish("t", 0, 12)
+    tracker.finish("t", 0, 11)
+    assert tracker.committable() == {("t", 0): 10}  # 10 still running: nothing past it
+    tracker.finish("t", 0, 10)
+    assert tracker.committable() == {("t", 0): 13}
+    tracker.mark_committed({("t", 0): 13})
+    assert tracker.committable() == {}
+    assert tracker.outstanding == 1
+    tracker.finish("t", 0, 13)
+    assert tracker.committable() == {("t", 0): 14}
+    assert tracker.outstanding == 0
+
+
+def test_dead_letter_headers_use_kafka_connect_names() -> None:
+    rec = Record("lgsp.src.ioffice", 2, 41, b"k", b"v", (("keep", b"1"),), 0)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    outcome = Outcome(
+        record=rec, connector="ioffice", transaction_id="tx-1", service="QG.X", delivered=False,
+        attempts=[Attempt(at, 1.0, "RejectedError", 400, "DATA_INCORRECT")],
+        failure=Failure(STAGE_FORWARD, RejectedError("DATA_INCORRECT: subject", status=400),
+                        retriable=False, status=400),
+    )
+    headers = dict(dead_letter_headers(outcome))
+    assert headers["keep"] == b"1"
+    assert headers[H_TOPIC] == b"lgsp.src.ioffice"
+    assert headers[H_PARTITION] == b"2"
+    assert headers[H_OFFSET] == b"41"
+    assert headers[H_CONNECTOR] == b"ioffice"
+    assert headers[H_STAGE] == b"TASK_PUT"
+    assert headers[H_EXCEPTION] == b"gateway.errors.RejectedError"
+    assert headers[H_MESSAGE] == b"DATA_INCORRECT: subject"
+    assert headers[H_ATTEMPTS] == b"1"
