@@ -13,15 +13,18 @@ __all__ = [
     "RouteRule",
     "RouterSettings",
     "Settings",
+    "StubSettings",
     "load_settings",
 ]
 
+import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -91,6 +94,34 @@ class NdxpSettings(BaseModel):
     pool_size: int = Field(default=100, ge=1)
 
 
+class StubSettings(BaseModel):
+    """The national-exchange stub (`lgsp stub`)."""
+
+    host: str | None = Field(default=None, description="default: the top-level host")
+    port: int = Field(default=8090, ge=0, le=65535)
+    data_dir: Path | None = Field(default=None, description="default: <state_dir>/stub")
+    # NoDecode: the environment gives a comma-separated list, not JSON.
+    allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                 description="client addresses or networks; empty allows all")
+    fsync: bool = True
+    token_ttl_s: int = Field(default=3600, ge=1)
+
+    @field_validator("allow_ips", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        # An environment variable gives "10.0.0.0/8,127.0.0.1"; a TOML file gives a list.
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allow_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # raises ValueError naming the item
+        return value
+
+
 class Settings(BaseSettings):
     """Every option of every lgsp process; CLI options override these by name."""
 
@@ -104,7 +135,6 @@ class Settings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:9092"
     host: str = "127.0.0.1"
     port: int = Field(default=8083, ge=0, le=65535)
-    stub_port: int = Field(default=8090, ge=0, le=65535)
     agency_code: str = "000.00.00.H12"
     topic_prefix: str = "lgsp."
     state_dir: Path = Path(".lgsp")
@@ -115,6 +145,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
+    stub: StubSettings = Field(default_factory=StubSettings)
 
     @classmethod
     def settings_customise_sources(
