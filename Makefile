@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench soak clean
+.PHONY: setup tools test lint typecheck schemas pytest demo bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +16,26 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# promtool (Debian's prometheus package), kustomize (Go module proxy): checking tools
+# used by the operator-kit and Kubernetes tests. A fast no-op once installed.
+tools: setup
+	scripts/install-tools.sh
+
 lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
-	$(BIN)/pytest
+schemas: setup
+	$(BIN)/lgsp schemas check
 
 # The pytest session starts its own broker on free ports and stops it at the end,
 # whether the tests pass or fail.
-test: lint typecheck pytest
+pytest: setup tools
+	$(BIN)/pytest
+
+test: lint typecheck schemas pytest
 
 demo: setup
 	$(BIN)/python -m gateway.demo

@@ -15,6 +15,7 @@ __all__ = [
     "Settings",
     "StubSettings",
     "load_settings",
+    "router_group",
 ]
 
 import ipaddress
@@ -62,7 +63,9 @@ class RouteRule(BaseModel):
 class RouterSettings(BaseModel):
     """How the router forwards, retries and protects national services."""
 
-    group_id: str = "lgsp-router"
+    group_id: str | None = Field(
+        default=None, description="consumer group; default: <topic prefix>-router, e.g. lgsp-router"
+    )
     max_in_flight: int = Field(default=512, ge=1)
     # Ten attempts: at a 30% transient failure rate, 0.3^10 leaves about one transaction
     # in 170,000 for the dead-letter topic instead of one in 400 with five.
@@ -161,6 +164,14 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file))
         return tuple(sources)
+
+
+def router_group(settings: Settings) -> str:
+    """The router's consumer group: explicit, or derived from the topic prefix.
+
+    Derived, so gateways with different prefixes on one cluster never share a group.
+    """
+    return settings.router.group_id or f"{settings.topic_prefix.rstrip('.')}-router"
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 
 import uvloop
 
-from gateway.cli import _kafka, _schemas
+from gateway.cli import _connectors, _kafka, _run, _schemas, _simulate, _stub
 from gateway.cli._base import CommandParser, Handler
 from gateway.errors import GatewayError
 from gateway.logs import configure_logging
 
 # Each module adds its subcommands to the parser with `register(subparsers)`.
-COMMANDS = (_kafka, _schemas)
+COMMANDS = (_kafka, _schemas, _stub, _run, _connectors, _simulate)
 
 
 def build_parser() -> CommandParser:
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.log_level or os.environ.get("LGSP_LOG_LEVEL", "INFO"),
     )
     try:
-        return _run(handler, args)
+        return _execute(handler, args)
     except GatewayError as exc:
         print(f"lgsp: error: {exc}", file=sys.stderr)
         return 1
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _run(handler: Handler, args: argparse.Namespace) -> int:
+def _execute(handler: Handler, args: argparse.Namespace) -> int:
     # uvloop: the same asyncio API, markedly less per-event overhead on the hot paths.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(handler(args))

@@ -42,6 +42,13 @@ from gateway.router.routing import RoutingTable
 from gateway.topics import Topics
 
 
+class Abandoned(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The router is stopping while this transaction waits to retry: leave it uncommitted.
+
+    Its offset is not committed, so the next owner picks it up (and reconciles it first).
+    """
+
+
 class NationalExchange(Protocol):
     """What the router needs from the NDXP client."""
 
@@ -66,7 +73,9 @@ class Forwarder:
         max_attempts: int,
         breaker_threshold: int,
         breaker_reset_s: float,
+        stopping: asyncio.Event | None = None,
     ) -> None:
+        self._stopping = stopping or asyncio.Event()
         self._codec = codec
         self._routes = routes
         self._exchange = exchange
@@ -187,7 +196,17 @@ class Forwarder:
             # No HTTP answer means the request may have been processed: check next time.
             reconcile = error.status is None and not isinstance(error, CircuitOpenError)
             retried.inc()
-            await asyncio.sleep(self._backoff.delay(attempt_no))
+            await self._pause_before_retry(self._backoff.delay(attempt_no))
+
+    async def _pause_before_retry(self, delay_s: float) -> None:
+        # A stopping router does not sit out a backoff: the record is handed on instead.
+        if self._stopping.is_set():
+            raise Abandoned
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay_s)
+        except TimeoutError:
+            return
+        raise Abandoned
 
     async def _reconciled(
         self, outcome: Outcome, service: str, transaction_id: str, at: datetime

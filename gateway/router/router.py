@@ -35,7 +35,7 @@ from gateway.metrics import (
     TRANSACTIONS,
 )
 from gateway.router.backoff import Backoff
-from gateway.router.forwarder import Forwarder, NationalExchange
+from gateway.router.forwarder import Abandoned, Forwarder, NationalExchange
 from gateway.router.offsets import OffsetTracker
 from gateway.router.outcomes import (
     LEDGER_SCHEMA,
@@ -46,7 +46,7 @@ from gateway.router.outcomes import (
     encode_ledger,
 )
 from gateway.router.routing import RoutingTable
-from gateway.settings import Settings
+from gateway.settings import Settings, router_group
 from gateway.topics import Topics
 
 log = get_logger(__name__)
@@ -71,11 +71,14 @@ class Router:
     ) -> None:
         self._settings = settings
         self._cfg = settings.router
+        self._group = router_group(settings)
         self._topics = topics or Topics(settings.topic_prefix)
         self._codec = codec
         self._producer = producer
         self._ledger_schema = codec.registry.latest(LEDGER_SCHEMA)
+        self._stopping = asyncio.Event()
         self.forwarder = Forwarder(
+            stopping=self._stopping,
             codec=codec,
             routes=RoutingTable(self._cfg.routes),
             exchange=exchange,
@@ -87,7 +90,7 @@ class Router:
         )
         self._consumer = GroupConsumer(
             settings.bootstrap_servers,
-            group_id=self._cfg.group_id,
+            group_id=self._group,
             pattern=self._topics.router_pattern,
             rebalance=self,
             client_id="lgsp-router",
@@ -122,7 +125,7 @@ class Router:
             asyncio.create_task(self._commit_loop(), name="router-commit"),
             asyncio.create_task(self._lag_loop(), name="router-lag"),
         ]
-        log.info("router started", group=self._cfg.group_id, pattern=self._topics.router_pattern)
+        log.info("router started", group=self._group, pattern=self._topics.router_pattern)
 
     async def stop(self) -> None:
         """Stop fetching, let in-flight transactions finish (bounded), commit, leave."""
@@ -133,8 +136,13 @@ class Router:
         consume.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await consume
-        drained = await self._drain(self._cfg.drain_timeout_s)
+        # Requests already on the wire may finish; records waiting to retry are left
+        # uncommitted for the next owner.
+        self._stopping.set()
+        if self._chain_tasks:
+            await asyncio.wait(list(self._chain_tasks), timeout=self._cfg.drain_timeout_s)
         await self._cancel_chains()
+        drained = self._tracker.outstanding == 0
         for task in self._loops[1:]:
             task.cancel()
         for task in self._loops[1:]:
@@ -153,9 +161,6 @@ class Router:
     def ready(self) -> bool:
         """Joined and polling: the last successful poll is recent."""
         return self._started and time.monotonic() - self._last_poll_ok < 30
-
-    async def _drain(self, timeout_s: float) -> bool:
-        return await self._wait_finished(lambda: self._tracker.outstanding == 0, timeout_s)
 
     async def _wait_finished(self, done: Callable[[], bool], timeout_s: float) -> bool:
         """Wait until `done()` holds, re-checking each time an outcome becomes final."""
@@ -202,7 +207,7 @@ class Router:
         if not partitions:
             return
         try:
-            commits = await self._admin.group_commits(self._cfg.group_id)
+            commits = await self._admin.group_commits(self._group)
         except KafkaError as exc:
             log.warning("cannot read committed metadata; reconciling all new partitions",
                         error=str(exc))
@@ -265,6 +270,8 @@ class Router:
                 reconcile = rec.offset < self._reconcile_below.get((rec.topic, rec.partition), -1)
                 try:
                     outcome = await self.forwarder.process(rec, reconcile_first=reconcile)
+                except Abandoned:
+                    return
                 except Exception as exc:  # a defect must dead-letter, not lose
                     # A defect of ours must not lose the record: it goes to the dead letters.
                     log.exception("unexpected error forwarding a record", topic=rec.topic,

@@ -78,7 +78,7 @@ async def pipeline(kafka: BrokerHandle, kafka_admin: KafkaAdmin, topics: Topics,
         settings = Settings(
             bootstrap_servers=kafka.bootstrap, topic_prefix=topics.prefix,
             ndxp=NdxpSettings(url=stub.url),
-            router=RouterSettings(group_id=f"{topics.prefix}router", max_attempts=4,
+            router=RouterSettings(max_attempts=4,
                                   backoff_initial_s=0.01, backoff_max_s=0.05,
                                   breaker_reset_s=0.2, commit_interval_s=0.1),
         )

@@ -1,0 +1,61 @@
+"""`/healthz`, `/readyz` and `/metrics`: what orchestrators and Prometheus poll."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.admin.models import ErrorResponse, HealthResponse
+from gateway.admin.operations import Body, Operation, json_response
+from gateway.metrics import GATEWAY, render
+
+__all__ = ["METRICS_CONTENT_TYPE", "ReadinessCheck", "ServingFlag", "health_operations"]
+
+ReadinessCheck = Callable[[], Sequence[str]]
+"""Returns why the process is not ready (e.g. "Kafka not connected"); empty when ready."""
+
+# The Prometheus text format the registry renders, named explicitly: newer clients
+# default their constant to a format version older scrapers do not know.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(slots=True)
+class ServingFlag:
+    """Whether the admin server accepts work; cleared first on shutdown."""
+
+    serving: bool = False
+
+
+def health_operations(readiness: ReadinessCheck, flag: ServingFlag) -> list[Operation]:
+    """Liveness, readiness and metrics operations."""
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return json_response(HealthResponse(status="ok"))
+
+    async def readyz(_request: web.Request) -> web.Response:
+        reasons = [] if flag.serving else ["admin server is not serving"]
+        reasons.extend(readiness())
+        if reasons:
+            return json_response(
+                ErrorResponse(error_code=503, message="not ready: " + "; ".join(reasons)), 503
+            )
+        return json_response(HealthResponse(status="ready"))
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=render(GATEWAY), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+    tags = ("operations",)
+    return [
+        Operation("GET", "/healthz", healthz, "Liveness", {
+            200: Body("The process runs.", HealthResponse),
+        }, tags=tags),
+        Operation("GET", "/readyz", readyz, "Readiness", {
+            200: Body("Connected to Kafka and serving.", HealthResponse),
+            503: Body("Not ready; the message says why.", ErrorResponse),
+        }, tags=tags),
+        Operation("GET", "/metrics", metrics, "Prometheus metrics", {
+            200: Body("Text exposition format.", None, "text/plain"),
+        }, tags=tags),
+    ]

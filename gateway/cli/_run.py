@@ -1,0 +1,49 @@
+"""`lgsp run`: the gateway process (connectors, router, admin API, metrics, health)."""
+
+from __future__ import annotations
+
+import argparse
+
+from gateway.app import Gateway
+from gateway.cli._base import CommandParser, add_config_option, settings_from
+
+
+def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
+    """Add `lgsp run`."""
+    run = sub.add_parser(
+        "run", help="run the gateway: connectors, router and the admin API",
+        description="Run the gateway until SIGTERM or Ctrl-C: connectors publish to Kafka, "
+        "the router forwards to NDXP, and one HTTP port serves the admin REST API "
+        "(Kafka Connect style), /metrics, /healthz, /readyz and /openapi.json. Prints one "
+        "line with the admin URL when ready; logs go to stderr.",
+    )
+    add_config_option(run)
+    run.add_argument("--bootstrap-servers", default=None, metavar="HOST:PORT",
+                     help="Kafka bootstrap servers (env LGSP_BOOTSTRAP_SERVERS, "
+                     "default 127.0.0.1:9092)")
+    run.add_argument("--port", type=_port, default=None, metavar="N",
+                     help="admin API port (env LGSP_PORT, default 8083; 0 picks a free one)")
+    run.add_argument("--host", default=None, metavar="H",
+                     help="admin API address (env LGSP_HOST, default 127.0.0.1)")
+    run.set_defaults(handler=_run)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = settings_from(args, bootstrap_servers=args.bootstrap_servers,
+                             port=args.port, host=args.host)
+
+    def announce(url: str) -> None:
+        print(f"gateway ready: admin API {url} (metrics /metrics)", flush=True)
+
+    await Gateway(settings).run_until_stopped(on_ready=announce)
+    return 0

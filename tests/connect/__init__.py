@@ -1,0 +1,1 @@
+"""Connector runtime and plugin discovery against the real broker."""

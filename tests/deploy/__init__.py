@@ -1,0 +1,1 @@
+"""Checks of the operator kit in deploy/: alert rules, dashboard, container, Kubernetes."""

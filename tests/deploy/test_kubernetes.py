@@ -1,0 +1,470 @@
+"""The Kustomize deployment: both overlays render, validate offline, and carry what the
+gateway depends on (topics, replication, probes, security, monitoring, scaling)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from gateway.settings import Settings, load_settings
+from gateway.topics import Topics
+from tests.deploy import tools
+from tests.deploy.manifests import Manifest, containers, find, get_one, kinds
+from tests.deploy.paths import ALERTS, K8S, REPO
+
+# Kubernetes version whose schemas the core objects are validated against (bundled in
+# kubernetes-validate, so no network). Raise it with the package.
+KUBERNETES_VERSION = "1.37.0"
+
+# Custom resources: no schema offline; their fields are checked by the tests below.
+CUSTOM_KINDS = {
+    ("kafka.strimzi.io/v1", "Kafka"),
+    ("kafka.strimzi.io/v1", "KafkaNodePool"),
+    ("kafka.strimzi.io/v1", "KafkaTopic"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("keda.sh/v1alpha1", "ScaledObject"),
+}
+CORE_API_VERSIONS = {"v1", "apps/v1", "policy/v1", "networking.k8s.io/v1"}
+GATEWAY = "lgsp-gateway"
+STUB = "lgsp-ndxp-stub"
+NON_ROOT_UID = 10001
+DAY_MS = 86_400_000
+
+
+def _connector_plugins() -> list[str]:
+    """Built-in connector plugins, as declared in pyproject.toml's entry points.
+
+    Each runs as a connector of the same name by convention, publishing to
+    lgsp.src.<name>; a new plugin without a KafkaTopic fails test_topics_*.
+    """
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return sorted(project["project"]["entry-points"]["lgsp.connectors"])
+
+
+def _expected_topics() -> set[str]:
+    topics = Topics("lgsp.")
+    return {topics.source(c) for c in _connector_plugins()} | set(topics.system)
+
+
+def _topics_by_name(docs: list[Manifest]) -> dict[str, Manifest]:
+    return {t["spec"]["topicName"]: t for t in find(docs, "KafkaTopic")}
+
+
+def _config_map_data(docs: list[Manifest], prefix: str) -> dict[str, str]:
+    (found,) = [c for c in find(docs, "ConfigMap") if c["metadata"]["name"].startswith(prefix)]
+    data: dict[str, str] = found["data"]
+    return data
+
+
+def _gateway_settings(
+    docs: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The settings the gateway would load in this overlay's pod."""
+    pod = get_one(docs, "Deployment", GATEWAY)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args: list[str] = container["args"]
+    config_path = Path(args[args.index("--config") + 1])
+    # The --config file must come from the mounted ConfigMap.
+    (mount,) = [
+        m for m in container["volumeMounts"] if config_path.is_relative_to(m["mountPath"])
+    ]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    config_map = get_one(docs, "ConfigMap", volume["configMap"]["name"])
+    toml_file = tmp_path / config_path.name
+    toml_file.write_text(config_map["data"][config_path.name], encoding="utf-8")
+
+    env: dict[str, str] = {}
+    for source in container["envFrom"]:
+        env |= get_one(docs, "ConfigMap", source["configMapRef"]["name"])["data"]
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif "secretKeyRef" in var["valueFrom"]:
+            env[var["name"]] = "value-from-secret"
+    # The developer's own LGSP_ variables must not leak into the pod's view.
+    for key in [k for k in os.environ if k.upper().startswith("LGSP_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return load_settings(toml_file, port=int(args[args.index("--port") + 1]))
+
+
+def _unknown_keys(data: dict[str, Any], model: type[BaseModel], where: str = "") -> list[str]:
+    """Keys of a TOML document that the settings model does not define, recursively.
+
+    Nested sections of gateway/settings.py ignore unknown keys rather than refusing
+    them, so a misspelt key in gateway.toml would silently fall back to the default.
+    """
+    unknown: list[str] = []
+    for key, value in data.items():
+        path = f"{where}{key}"
+        field = model.model_fields.get(key)
+        if field is None:
+            unknown.append(path)
+            continue
+        nested = [t for t in (field.annotation, *get_args(field.annotation))
+                  if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not nested:
+            continue
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                unknown += _unknown_keys(item, nested[0], f"{path}.")
+    return unknown
+
+
+# --- Rendering and schema validation ----------------------------------------------------
+
+
+def test_only_expected_kinds(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    unexpected = {k for k in kinds(docs) if k[0] not in CORE_API_VERSIONS} - CUSTOM_KINDS
+    assert unexpected == set()
+    assert all(d["metadata"].get("namespace") == "lgsp" for d in docs if d["kind"] != "Namespace")
+
+
+def test_core_objects_validate_against_kubernetes_schemas(
+    overlay: tuple[str, list[Manifest]], rendered: dict[str, str]
+) -> None:
+    name, docs = overlay
+    result = tools.run(
+        [tools.kubernetes_validate(), "--strict", "-k", KUBERNETES_VERSION, "-"],
+        stdin=rendered[name],
+    )
+    lines = result.stdout.splitlines()
+    problems = [ln for ln in lines if ln.startswith(("ERROR", "FATAL"))]
+    assert result.returncode == 0 and not problems, "\n".join(problems) or result.stderr
+    passed = {m.group(1) for ln in lines if (m := re.search(r"passed for resource (\S+)", ln))}
+    core = {f"{d['kind'].lower()}/{d['metadata']['name']}" for d in docs
+            if (d["apiVersion"], d["kind"]) not in CUSTOM_KINDS}
+    assert core - passed == set(), "core objects not validated"
+    # Only the custom resources may lack a schema.
+    for line in (ln for ln in lines if ln.startswith("WARN")):
+        assert any(f"kind {k} with api version {api}" in line for api, k in CUSTOM_KINDS), line
+
+
+def test_secret_example_validates_and_is_not_deployed(
+    rendered: dict[str, str], prod: list[Manifest]
+) -> None:
+    example = K8S / "examples" / "ndxp-credentials.secret.example.yaml"
+    result = tools.run([tools.kubernetes_validate(), "--strict", "-k", KUBERNETES_VERSION,
+                        example])
+    assert result.returncode == 0, result.stdout
+    assert find(prod, "Secret") == [], "prod must not ship a Secret: it is created out of band"
+    for text in rendered.values():
+        assert "REPLACE-WITH-THE-SECRET" not in text
+
+
+# --- Kafka -----------------------------------------------------------------------------
+
+
+def test_topics_are_exactly_the_gateway_topics(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    topics = _topics_by_name(docs)
+    assert set(topics) == _expected_topics()
+    for topic in find(docs, "KafkaTopic"):
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "lgsp"
+
+
+def test_topic_cleanup_and_retention_are_chosen(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    topics = _topics_by_name(docs)
+    names = Topics("lgsp.")
+    for name, topic in topics.items():
+        config = topic["spec"]["config"]
+        if name in names.compacted:
+            assert config["cleanup.policy"] == "compact", name
+            assert topic["spec"]["partitions"] == 1, f"{name}: one total order"
+        else:
+            assert config["cleanup.policy"] == "delete", name
+            assert "retention.ms" in config, f"{name}: retention left to the broker default"
+    retention = {n: t["spec"]["config"].get("retention.ms") for n, t in topics.items()}
+    assert retention[names.dead_letter] >= 30 * DAY_MS
+    assert retention[names.ledger] >= 90 * DAY_MS
+    assert retention[names.ledger] >= retention[names.dead_letter]
+    assert retention[names.replay_audit] == -1, "the audit trail is kept"
+    for connector in _connector_plugins():
+        assert retention[names.source(connector)] >= 7 * DAY_MS
+
+
+def test_prod_kafka_is_replicated(prod: list[Manifest]) -> None:
+    kafka = get_one(prod, "Kafka", "lgsp")
+    config = kafka["spec"]["kafka"]["config"]
+    assert config["default.replication.factor"] == 3
+    assert config["min.insync.replicas"] == 2
+    assert config["auto.create.topics.enable"] is False
+    assert config["unclean.leader.election.enable"] is False
+    pools = find(prod, "KafkaNodePool")
+    brokers = sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"])
+    controllers = sum(p["spec"]["replicas"] for p in pools if "controller" in p["spec"]["roles"])
+    assert brokers >= 3
+    assert controllers >= 3 and controllers % 2 == 1, "a KRaft quorum needs an odd count"
+    for pool in pools:
+        assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "lgsp"
+        for volume in pool["spec"]["storage"]["volumes"]:
+            assert volume["type"] == "persistent-claim"
+            assert volume["deleteClaim"] is False
+    for name, topic in _topics_by_name(prod).items():
+        assert topic["spec"]["replicas"] == 3, name
+        assert topic["spec"]["config"]["min.insync.replicas"] == 2, name
+
+
+def test_dev_kafka_is_one_node(dev: list[Manifest]) -> None:
+    (pool,) = find(dev, "KafkaNodePool")
+    assert pool["spec"]["replicas"] == 1
+    assert set(pool["spec"]["roles"]) == {"controller", "broker"}
+    config = get_one(dev, "Kafka", "lgsp")["spec"]["kafka"]["config"]
+    assert config["default.replication.factor"] == 1
+    assert config["auto.create.topics.enable"] is False
+    for name, topic in _topics_by_name(dev).items():
+        assert topic["spec"]["replicas"] == 1, name
+        assert topic["spec"]["config"]["min.insync.replicas"] == 1, name
+
+
+# --- The gateway's pods ----------------------------------------------------------------
+
+
+def _assert_hardened(workload: Manifest) -> None:
+    name = workload["metadata"]["name"]
+    pod = workload["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False, name
+    assert pod["enableServiceLinks"] is False, name
+    pod_sc = pod["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True, name
+    assert pod_sc["runAsUser"] == NON_ROOT_UID, name
+    assert pod_sc["seccompProfile"]["type"] == "RuntimeDefault", name
+    for container in containers(workload):
+        where = f"{name}/{container['name']}"
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] is True, where
+        assert sc["runAsUser"] == NON_ROOT_UID, where
+        assert sc["allowPrivilegeEscalation"] is False, where
+        assert sc["readOnlyRootFilesystem"] is True, where
+        assert sc["capabilities"]["drop"] == ["ALL"], where
+        assert "add" not in sc["capabilities"], where
+        assert sc["seccompProfile"]["type"] == "RuntimeDefault", where
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert probe in container, f"{where} has no {probe}"
+        resources = container["resources"]
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= resources[kind].keys(), f"{where} {kind}"
+        # With a read-only root, everything written needs a volume.
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for path in ("/tmp", "/var/lib/lgsp"):  # noqa: S108 - an emptyDir mount point, not a temp file
+            assert "emptyDir" in volumes[mounts[path]], f"{where}: {path} is not an emptyDir"
+
+
+def test_every_workload_is_hardened(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    workloads = [d for d in docs if d["kind"] in {"Deployment", "StatefulSet", "DaemonSet"}]
+    assert workloads
+    for workload in workloads:
+        _assert_hardened(workload)
+
+
+def test_gateway_probes_and_shutdown(
+    overlay: tuple[str, list[Manifest]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _name, docs = overlay
+    deployment = get_one(docs, "Deployment", GATEWAY)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][0] == "run"
+    assert container["args"][container["args"].index("--port") + 1] == "8083"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8083, "webhook": 8181}
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop >= 5, "endpoint removal needs a few seconds to reach every node"
+    # preStop, then the router's drain and one last NDXP call, before SIGKILL.
+    settings = _gateway_settings(docs, tmp_path, monkeypatch)
+    shutdown = pre_stop + settings.router.drain_timeout_s + settings.ndxp.request_timeout_s
+    assert pod["terminationGracePeriodSeconds"] >= shutdown
+    strategy = deployment["spec"]["strategy"]["rollingUpdate"]
+    assert strategy["maxUnavailable"] == 0
+
+
+def test_secret_is_referenced_never_inlined(overlay: tuple[str, list[Manifest]]) -> None:
+    name, docs = overlay
+    (container,) = get_one(docs, "Deployment", GATEWAY)["spec"]["template"]["spec"]["containers"]
+    (secret_var,) = [v for v in container["env"] if v["name"] == "LGSP_NDXP__CLIENT_SECRET"]
+    ref = secret_var["valueFrom"]["secretKeyRef"]
+    assert ref["key"] == "client-secret"
+    assert ref["name"].startswith("lgsp-ndxp-credentials")
+    for config_map in find(docs, "ConfigMap"):
+        for key, value in config_map["data"].items():
+            assert "SECRET" not in key.upper(), f"{config_map['metadata']['name']}: {key}"
+            assert "client_secret" not in value, f"{config_map['metadata']['name']}: {key}"
+    if name == "dev":
+        (secret,) = find(docs, "Secret")
+        assert secret["metadata"]["name"] == ref["name"], "kustomize rewrote the reference"
+
+
+def test_gateway_config_loads_with_the_gateway_settings(
+    overlay: tuple[str, list[Manifest]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, docs = overlay
+    settings = _gateway_settings(docs, tmp_path, monkeypatch)
+    assert settings.host == "0.0.0.0"
+    assert settings.port == 8083
+    assert settings.topic_prefix == "lgsp."
+    assert str(settings.state_dir) == "/var/lib/lgsp"
+    assert settings.router.routes, "an empty routing table forwards nothing"
+    assert settings.ndxp.client_secret.get_secret_value() == "value-from-secret"
+    assert settings.bootstrap_servers.split(":")[0] == "lgsp-kafka-bootstrap"
+    if name == "dev":
+        assert settings.ndxp.url == f"http://{STUB}:8090"
+    else:
+        assert STUB not in settings.ndxp.url
+        assert settings.ndxp.url.startswith("https://")
+
+
+def test_gateway_toml_uses_only_known_settings(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    toml_text = _config_map_data(docs, "lgsp-gateway-config-")["gateway.toml"]
+    assert _unknown_keys(tomllib.loads(toml_text), Settings) == []
+    env = _config_map_data(docs, "lgsp-gateway-env-")
+    for key in env:
+        section, _, rest = key.removeprefix("LGSP_").lower().partition("__")
+        assert section in Settings.model_fields, key
+        if rest:
+            nested = Settings.model_fields[section].annotation
+            assert isinstance(nested, type) and issubclass(nested, BaseModel)
+            assert rest in nested.model_fields, key
+
+
+def test_services_expose_admin_and_webhook(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    service = get_one(docs, "Service", GATEWAY)
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert ports == {"http": (8083, "http"), "webhook": (8181, "webhook")}
+    pod_labels = get_one(docs, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_stub_runs_in_dev_only(dev: list[Manifest], prod: list[Manifest]) -> None:
+    stub = get_one(dev, "Deployment", STUB)
+    (container,) = stub["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:1] == ["stub"]
+    get_one(dev, "Service", STUB)
+    assert not [d for d in prod if STUB in d["metadata"]["name"]]
+
+
+def test_prod_runs_three_spread_gateways(prod: list[Manifest]) -> None:
+    deployment = get_one(prod, "Deployment", GATEWAY)
+    # KEDA owns the count; a fixed `replicas` would be reset by every apply.
+    assert "replicas" not in deployment["spec"]
+    scaled = get_one(prod, "ScaledObject", GATEWAY)
+    assert scaled["spec"]["minReplicaCount"] == 3
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} == {
+        "kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    pdb = get_one(prod, "PodDisruptionBudget", GATEWAY)
+    assert pdb["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": GATEWAY}
+    assert pdb["spec"]["maxUnavailable"] == 1
+    requests = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    dev_like = {"cpu": "100m", "memory": "192Mi"}
+    assert requests != dev_like
+
+
+def test_dev_runs_one_gateway_without_keda(dev: list[Manifest]) -> None:
+    assert get_one(dev, "Deployment", GATEWAY)["spec"]["replicas"] == 1
+    assert find(dev, "ScaledObject") == []
+
+
+# --- Scaling -----------------------------------------------------------------------------
+
+
+def test_scaled_object_follows_router_lag(
+    prod: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scaled = get_one(prod, "ScaledObject", GATEWAY)
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                      "name": GATEWAY}
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "kafka"
+    settings = _gateway_settings(prod, tmp_path, monkeypatch)
+    assert trigger["metadata"]["consumerGroup"] == settings.router.group_id == "lgsp-router"
+    bootstrap_host = trigger["metadata"]["bootstrapServers"].split(":")[0]
+    assert bootstrap_host.split(".")[0] == settings.bootstrap_servers.split(":")[0]
+    # Every lgsp.src.* topic counts: no single topic pinned.
+    assert "topic" not in trigger["metadata"]
+    partitions = {
+        t["spec"]["partitions"] for n, t in _topics_by_name(prod).items()
+        if n.startswith(Topics("lgsp.").source(""))
+    }
+    assert spec["minReplicaCount"] >= 1
+    assert partitions == {spec["maxReplicaCount"]}, "max replicas = partitions per topic"
+
+
+# --- Monitoring --------------------------------------------------------------------------
+
+
+def test_service_monitor_scrapes_metrics(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    monitor = get_one(docs, "ServiceMonitor", GATEWAY)
+    service = get_one(docs, "Service", GATEWAY)
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == ["lgsp"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+    assert service_ports[endpoint["port"]]["port"] == 8083
+    # The job label is the Service's name: what alerts.yml's up{job=...} expects.
+    assert service["metadata"]["name"] == GATEWAY
+    assert "jobLabel" not in monitor["spec"]
+
+
+def test_prometheus_rule_carries_the_alerts(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    rule = get_one(docs, "PrometheusRule", GATEWAY)
+    alerts: dict[str, Any] = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))
+    assert rule["spec"]["groups"] == alerts["groups"]
+
+
+# --- Network -----------------------------------------------------------------------------
+
+
+def _egress_ports(policy: Manifest) -> set[int]:
+    return {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+
+
+def test_gateway_network_policy(overlay: tuple[str, list[Manifest]]) -> None:
+    name, docs = overlay
+    policy = get_one(docs, "NetworkPolicy", GATEWAY)
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": GATEWAY}
+    assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
+    ingress_ports = {p["port"] for rule in spec["ingress"] for p in rule["ports"]}
+    assert ingress_ports == {8083, 8181}
+    for rule in spec["ingress"]:
+        assert rule["from"], "no ingress rule may be open to everyone"
+    assert {53, 9092} <= _egress_ports(policy)
+    kafka_rules = [r for r in spec["egress"]
+                   if any(p["port"] == 9092 for p in r.get("ports", []))]
+    (kafka_rule,) = kafka_rules
+    assert kafka_rule["to"] == [{"podSelector": {"matchLabels": {
+        "strimzi.io/cluster": "lgsp", "strimzi.io/broker-role": "true"}}}]
+    for rule in spec["egress"]:
+        assert rule.get("to"), "no egress rule may be open to everyone"
+        for peer in rule["to"]:
+            assert peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0"
+    peers = [peer for rule in spec["egress"] for peer in rule["to"]]
+    if name == "dev":
+        assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": STUB}}} in peers
+    else:
+        assert any("ipBlock" in peer for peer in peers), "prod reaches NDXP by address"
+        assert 443 in _egress_ports(policy)
