@@ -22,7 +22,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -42,7 +42,13 @@ def _default_schemas_dir() -> Path:
     return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_bundled_schemas"
 
 
-class BrokerSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: a misspelt key is an error, never a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BrokerSettings(_Section):
     """The project's own single-node KRaft broker (`lgsp kafka up`)."""
 
     kafka_version: str = "3.9.1"
@@ -52,7 +58,7 @@ class BrokerSettings(BaseModel):
     heap: str = "512m"
 
 
-class RouteRule(BaseModel):
+class RouteRule(_Section):
     """Maps a message type (and optionally its source system) to a national service."""
 
     message_type: str
@@ -60,7 +66,7 @@ class RouteRule(BaseModel):
     service: str
 
 
-class RouterSettings(BaseModel):
+class RouterSettings(_Section):
     """How the router forwards, retries and protects national services."""
 
     group_id: str | None = Field(
@@ -86,7 +92,7 @@ class RouterSettings(BaseModel):
     )
 
 
-class NdxpSettings(BaseModel):
+class NdxpSettings(_Section):
     """Where the national data exchange platform (or its stub) is and how we call it."""
 
     url: str = "http://127.0.0.1:8090"
@@ -97,7 +103,7 @@ class NdxpSettings(BaseModel):
     pool_size: int = Field(default=100, ge=1)
 
 
-class StubSettings(BaseModel):
+class StubSettings(_Section):
     """The national-exchange stub (`lgsp stub`)."""
 
     host: str | None = Field(default=None, description="default: the top-level host")

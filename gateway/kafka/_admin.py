@@ -17,11 +17,13 @@ class TopicSpec:
 
     name: str
     partitions: int = 3
-    replication: int = 1
+    # -1: the broker's default.replication.factor, so a production cluster's topics are
+    # replicated even when the gateway, not the platform team, created them.
+    replication: int = -1
     config: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def compacted(cls, name: str, *, replication: int = 1) -> TopicSpec:
+    def compacted(cls, name: str, *, replication: int = -1) -> TopicSpec:
         """A single-partition, log-compacted topic holding the latest value per key."""
         return cls(name, 1, replication, {"cleanup.policy": "compact"})
 
@@ -60,6 +62,8 @@ class KafkaAdmin:
             return
         new = [
             NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication,
+                     # aiokafka's check wants an assignment map (even empty) with -1.
+                     replica_assignments={} if s.replication == -1 else None,
                      topic_configs=dict(s.config))
             for s in missing
         ]
