@@ -18,6 +18,7 @@ GatewayError                      retriable?
 │   ├── RejectedError             no   the national service refused the data (4xx)
 │   └── NoRouteError              no   no routing rule for this message type and source
 ├── ConnectorError                no   connector runtime problems
+│   ├── SourceUnavailableError    yes  a provincial system did not answer this time
 │   ├── UnknownPluginError        no
 │   ├── ConnectorNotFoundError    no
 │   └── ConnectorExistsError      no
@@ -50,6 +51,7 @@ __all__ = [
     "ReplayError",
     "SchemaCompatibilityError",
     "SchemaMismatchError",
+    "SourceUnavailableError",
     "TransientForwardError",
     "UnknownPluginError",
     "UnknownSchemaError",
@@ -161,6 +163,12 @@ class NoRouteError(ForwardError):
 
 class ConnectorError(GatewayError):
     """A connector could not be created, configured or run."""
+
+
+class SourceUnavailableError(ConnectorError):
+    """A provincial system did not answer usefully this time; the next poll may succeed."""
+
+    retriable = True
 
 
 class UnknownPluginError(ConnectorError):

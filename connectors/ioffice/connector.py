@@ -30,10 +30,10 @@ from connectors.ioffice.config import IOfficeConfig
 from gateway.connect.plugin import SourceConnector, SourceContext, SourceRecord
 from gateway.errors import (
     ConfigError,
-    ConnectorError,
     ContractError,
     KafkaError,
     SchemaMismatchError,
+    SourceUnavailableError,
 )
 from gateway.logs import get_logger
 from gateway.settings import problems_from
@@ -42,12 +42,6 @@ MESSAGE_TYPE = "ioffice.document"
 _REFUSED = frozenset({400, 401, 403, 404})
 
 log = get_logger(__name__)
-
-
-class _SourceUnavailableError(ConnectorError):
-    """iOffice did not answer usefully this time; the next poll may succeed."""
-
-    retriable = True
 
 
 class IOfficeConnector(SourceConnector[IOfficeConfig]):
@@ -89,7 +83,7 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
         while True:
             try:
                 published = await self.poll_once()
-            except (_SourceUnavailableError, KafkaError) as exc:
+            except (SourceUnavailableError, KafkaError) as exc:
                 if not exc.retriable:
                     raise
                 delay = self._backoff.next_delay()
@@ -197,7 +191,7 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
                 body = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _SourceUnavailableError(
+            raise SourceUnavailableError(
                 f"iOffice API {url} unreachable: {type(exc).__name__}: {exc}"
             ) from exc
         if status in _REFUSED:
@@ -208,14 +202,14 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
                     f"{message} {self._refusals} times in a row: check api.url, "
                     "api.auth.type and api.token"
                 )
-            raise _SourceUnavailableError(message)
+            raise SourceUnavailableError(message)
         if status != 200:
-            raise _SourceUnavailableError(f"iOffice API {url} answered HTTP {status}")
+            raise SourceUnavailableError(f"iOffice API {url} answered HTTP {status}")
         self._refusals = 0
         try:
             return Page.model_validate(orjson.loads(body))
         except (orjson.JSONDecodeError, ValidationError) as exc:
-            raise _SourceUnavailableError(
+            raise SourceUnavailableError(
                 f"iOffice API {url} answered with an unreadable page: {type(exc).__name__}"
             ) from exc
 
