@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools test lint typecheck schemas pytest demo bench soak clean
+.PHONY: setup tools test lint typecheck schemas pytest demo demo-stop asyncapi bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ test: lint typecheck schemas pytest
 
 demo: setup
 	$(BIN)/python -m gateway.demo
+
+# Stops a demo running in another terminal, and everything it started.
+demo-stop:
+	$(BIN)/python -m gateway.demo stop
+
+# Regenerate docs/asyncapi.json after a schema change (tests/unit/test_asyncapi.py checks it).
+asyncapi: setup
+	$(BIN)/lgsp schemas asyncapi --out docs/asyncapi.json
 
 clean:
 	-$(BIN)/lgsp kafka down

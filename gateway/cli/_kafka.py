@@ -7,7 +7,6 @@ from typing import Any
 
 from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.localkafka import LocalBroker
-from gateway.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
@@ -36,19 +35,6 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     status.set_defaults(handler=_status)
 
 
-def broker_from(settings: Settings) -> LocalBroker:
-    """The local broker described by the settings."""
-    return LocalBroker(
-        settings.state_dir / "kafka",
-        lib_cache=settings.cache_dir / "kafka",
-        kafka_version=settings.broker.kafka_version,
-        port=settings.broker.port,
-        controller_port=settings.broker.controller_port,
-        heap=settings.broker.heap,
-        start_timeout_s=settings.broker.start_timeout_s,
-    )
-
-
 def _broker(args: argparse.Namespace) -> LocalBroker:
     broker: dict[str, Any] = {}
     if args.port is not None:
@@ -60,7 +46,7 @@ def _broker(args: argparse.Namespace) -> LocalBroker:
         settings = settings.model_copy(
             update={"broker": settings.broker.model_copy(update=broker)}
         )
-    return broker_from(settings)
+    return LocalBroker.from_settings(settings)
 
 
 async def _up(args: argparse.Namespace) -> int:

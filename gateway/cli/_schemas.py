@@ -1,18 +1,23 @@
-"""`lgsp schemas check`: parse every schema and gate breaking changes between versions."""
+"""`lgsp schemas check|asyncapi`: gate breaking changes; describe the topics in AsyncAPI."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 from pathlib import Path
 
 from gateway.cli._base import CommandParser
 from gateway.contracts import SchemaRegistry, check_compatibility
+from gateway.docs import build_asyncapi, render_asyncapi
+from gateway.errors import GatewayError
 from gateway.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     """Add `lgsp schemas ...`."""
-    schemas = sub.add_parser("schemas", help="check the Avro contracts in schemas/avro",
+    schemas = sub.add_parser("schemas",
+                             help="check the Avro contracts; describe the topics (AsyncAPI)",
                              description="Work with the Avro contracts.")
     verbs = schemas.add_subparsers(dest="verb", metavar="VERB", required=True)
     check = verbs.add_parser(
@@ -25,6 +30,18 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     check.add_argument("--dir", type=Path, default=None,
                        help="schema directory (env LGSP_SCHEMAS_DIR; default schemas/avro)")
     check.set_defaults(handler=_check)
+    asyncapi = verbs.add_parser(
+        "asyncapi", help="print (or write) the AsyncAPI 3.0 document of the gateway's topics",
+        description="Generate the AsyncAPI 3.0 document (JSON) of every Kafka topic the "
+        "gateway uses, with every Avro schema version embedded, from the schema directory. "
+        "docs/asyncapi.json is this command's output: regenerate it after a schema change "
+        "with `lgsp schemas asyncapi --out docs/asyncapi.json`.",
+    )
+    asyncapi.add_argument("--dir", type=Path, default=None,
+                          help="schema directory (env LGSP_SCHEMAS_DIR; default schemas/avro)")
+    asyncapi.add_argument("--out", type=Path, default=None, metavar="FILE",
+                          help="write the document to FILE instead of printing it")
+    asyncapi.set_defaults(handler=_asyncapi)
 
 
 async def _check(args: argparse.Namespace) -> int:
@@ -39,3 +56,29 @@ async def _check(args: argparse.Namespace) -> int:
     print(f"ok: {len(registry.names())} schemas, {count} versions, no breaking changes "
           f"in {directory}")
     return 0
+
+
+async def _asyncapi(args: argparse.Namespace) -> int:
+    directory: Path = args.dir or load_settings().schemas_dir
+    registry = await asyncio.to_thread(SchemaRegistry.load, directory)
+    document = build_asyncapi(registry)
+    text = render_asyncapi(document)
+    if args.out is None:
+        print(text, end="")
+        return 0
+    await asyncio.to_thread(_write_atomically, args.out, text)
+    print(f"wrote {args.out}: AsyncAPI {document['asyncapi']}, "
+          f"{len(document['channels'])} channels, "
+          f"{len(document['components']['messages'])} messages, "
+          f"{len(document['components']['schemas'])} schema versions")
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A temporary file renamed into place: an interrupted run never leaves half a document.
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise GatewayError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gateway.errors import LocalBrokerError
 from gateway.logs import get_logger
+from gateway.settings import Settings
 
 log = get_logger(__name__)
 
@@ -96,6 +97,19 @@ class LocalBroker:
         self.start_timeout_s = start_timeout_s
         # Set when this process started the broker: asyncio then reaps it for us.
         self._proc: asyncio.subprocess.Process | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalBroker:
+        """The broker `lgsp kafka up` manages: home under state_dir, jars under cache_dir."""
+        return cls(
+            settings.state_dir / "kafka",
+            lib_cache=settings.cache_dir / "kafka",
+            kafka_version=settings.broker.kafka_version,
+            port=settings.broker.port,
+            controller_port=settings.broker.controller_port,
+            heap=settings.broker.heap,
+            start_timeout_s=settings.broker.start_timeout_s,
+        )
 
     @property
     def bootstrap(self) -> str:
