@@ -26,9 +26,10 @@ from gateway.admin import AdminServer, RouteSpec, build_admin_app
 from gateway.connect import ConnectorRuntime, PluginCatalog
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.errors import KafkaError, KafkaUnavailableError
-from gateway.kafka import KafkaAdmin, Producer, TopicSpec
+from gateway.kafka import KafkaAdmin, Producer
 from gateway.logs import get_logger
 from gateway.metrics import KAFKA_READY
+from gateway.replay import ReplayService
 from gateway.router.service import RouterService
 from gateway.settings import Settings
 from gateway.topics import Topics
@@ -91,8 +92,13 @@ def default_services(parts: GatewayParts) -> list[Service]:
     Each starts after the connector runtime, stops before it, and its `ready()` is part
     of `/readyz`; one with a `routes()` method adds admin API endpoints.
     """
-    return [RouterService(parts.settings, producer=parts.producer, codec=parts.codec,
-                          topics=parts.topics)]
+    return [
+        RouterService(parts.settings, producer=parts.producer, codec=parts.codec,
+                      topics=parts.topics),
+        # Replay and trace: POST/GET /replays, GET /transactions/{id} on the admin API.
+        ReplayService(parts.settings, producer=parts.producer, codec=parts.codec,
+                      topics=parts.topics),
+    ]
 
 
 class Gateway:
@@ -231,10 +237,7 @@ class Gateway:
         stack.push_async_callback(admin.stop)
         self._kafka_ok = True
         stack.callback(self._kafka_down)
-        await admin.ensure_topics([
-            TopicSpec.compacted(t) if t in self.topics.compacted else TopicSpec(t)
-            for t in self.topics.system
-        ])
+        await admin.ensure_topics(self.topics.system_specs())
 
         runtime = ConnectorRuntime(settings, producer=producer, admin=admin, codec=codec,
                                    plugins=self._plugins)

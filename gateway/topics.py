@@ -7,6 +7,10 @@ __all__ = ["Topics"]
 import re
 from dataclasses import dataclass
 
+from gateway.kafka import TopicSpec
+
+_DAY_MS = 24 * 60 * 60 * 1000
+
 
 @dataclass(frozen=True, slots=True)
 class Topics:
@@ -75,3 +79,19 @@ class Topics:
             self.connector_offsets,
             self.replay_audit,
         )
+
+    def system_specs(self) -> list[TopicSpec]:
+        """How the gateway creates its own topics when the platform has not.
+
+        Retention is chosen on purpose (deploy/k8s/base/kafka/topics.yaml carries the same
+        choices for production): dead letters outlive a replay days or weeks later, the
+        ledger answers traces for months, and the audit trail of replays is never deleted.
+        """
+        return [
+            TopicSpec(self.replay, 3, config={"retention.ms": str(14 * _DAY_MS)}),
+            TopicSpec(self.dead_letter, 3, config={"retention.ms": str(90 * _DAY_MS)}),
+            TopicSpec(self.ledger, 3, config={"retention.ms": str(180 * _DAY_MS)}),
+            TopicSpec(self.replay_audit, 1, config={"retention.ms": "-1"}),
+            TopicSpec.compacted(self.connector_configs),
+            TopicSpec.compacted(self.connector_offsets),
+        ]

@@ -27,7 +27,9 @@ _UNAVAILABLE = (
 
 def translate(exc: BaseException, doing: str) -> KafkaError:
     """The gateway error for an aiokafka (or connection) failure while `doing` something."""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    name, text = type(exc).__name__, str(exc)
+    # aiokafka's messages often start with their own class name already.
+    detail = text if text.startswith(name) else (f"{name}: {text}" if text else name)
     message = f"Kafka {doing} failed: {detail}"
     if isinstance(exc, (*_UNAVAILABLE, OSError, TimeoutError)) or getattr(exc, "retriable", False):
         return KafkaUnavailableError(message)

@@ -233,7 +233,8 @@ class LocalBroker:
         # Kafka wants a URL-safe base64 UUID without padding, as `random-uuid` prints.
         cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
         code, out = await self._run_java(
-            "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props)
+            # `=`: a base64 id may start with "-" and must not read as an option.
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cid}", "-c", str(props)
         )
         if code != 0:
             last = out.strip().splitlines()[-1] if out.strip() else "no output"

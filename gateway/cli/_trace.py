@@ -1,0 +1,45 @@
+"""`lgsp trace TRANSACTION_ID`: one transaction's path, from ingestion to receipt."""
+
+from __future__ import annotations
+
+import argparse
+
+from gateway.cli._base import CommandParser
+from gateway.cli._replay import add_connection_options, connect, kafka_named, print_json
+from gateway.replay.filters import check_transaction_id
+from gateway.trace import Tracer, trace_json, trace_lines
+
+
+def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
+    """Add `lgsp trace`."""
+    trace: CommandParser = sub.add_parser(
+        "trace", help="show one transaction's path end to end",
+        description="Show where a transaction has been: ingested (connector, topic, "
+        "partition, offset, time), each forwarding attempt and its result, why it was "
+        "dead-lettered, who replayed it and when, and the final outcome with the national "
+        "receipt. Reads Kafka directly (--bootstrap-servers or LGSP_BOOTSTRAP_SERVERS). "
+        "An unknown id prints one line and exits 1.")
+    trace.add_argument("transaction_id", metavar="TRANSACTION_ID", type=_transaction_id,
+                       help="the transaction id (also the Idempotency-Key sent to NDXP)")
+    add_connection_options(trace)
+    trace.add_argument("--json", action="store_true", help="print JSON for machines")
+    trace.set_defaults(handler=_trace)
+
+
+def _transaction_id(text: str) -> str:
+    try:
+        return check_transaction_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+async def _trace(args: argparse.Namespace) -> int:
+    conn = await connect(args)
+    tracer = Tracer(conn.settings.bootstrap_servers, conn.topics, conn.codec)
+    with kafka_named(conn.settings.bootstrap_servers):
+        found = await tracer.trace(args.transaction_id)
+    if args.json:
+        print_json(trace_json(found))
+    else:
+        print("\n".join(trace_lines(found)))
+    return 0
