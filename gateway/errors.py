@@ -22,7 +22,10 @@ GatewayError                      retriable?
 │   ├── UnknownPluginError        no
 │   ├── ConnectorNotFoundError    no
 │   └── ConnectorExistsError      no
-└── ReplayError                   no   an empty or malformed replay selection
+└── ReplayError                   no   a malformed replay request
+    ├── UnknownTransactionError   no   no such transaction (404)
+    ├── EmptySelectionError       no   nothing matches the replay filter (422)
+    └── ReplayBusyError           no   a replay is already running here (409)
 ```
 
 User-facing code prints `str(error)`: every message is one line that names what was
@@ -38,6 +41,7 @@ __all__ = [
     "ConnectorExistsError",
     "ConnectorNotFoundError",
     "ContractError",
+    "EmptySelectionError",
     "FieldProblem",
     "ForwardError",
     "GatewayError",
@@ -48,6 +52,7 @@ __all__ = [
     "MalformedRecordError",
     "NoRouteError",
     "RejectedError",
+    "ReplayBusyError",
     "ReplayError",
     "SchemaCompatibilityError",
     "SchemaMismatchError",
@@ -55,6 +60,7 @@ __all__ = [
     "TransientForwardError",
     "UnknownPluginError",
     "UnknownSchemaError",
+    "UnknownTransactionError",
 ]
 
 from dataclasses import dataclass
@@ -185,3 +191,15 @@ class ConnectorExistsError(ConnectorError):
 
 class ReplayError(GatewayError):
     """A replay selection is malformed or selects nothing."""
+
+
+class UnknownTransactionError(ReplayError):
+    """A transaction id names nothing the gateway has seen (or, for replay, no failure)."""
+
+
+class EmptySelectionError(ReplayError):
+    """No dead-lettered transaction matches the replay filter."""
+
+
+class ReplayBusyError(ReplayError):
+    """This gateway is already running a replay; one at a time keeps the rate honest."""

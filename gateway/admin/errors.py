@@ -10,9 +10,13 @@ from gateway.errors import (
     ConfigError,
     ConnectorExistsError,
     ConnectorNotFoundError,
+    EmptySelectionError,
     GatewayError,
     KafkaUnavailableError,
+    ReplayBusyError,
+    ReplayError,
     UnknownPluginError,
+    UnknownTransactionError,
 )
 from gateway.logs import get_logger
 
@@ -25,6 +29,10 @@ _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
     (ConnectorNotFoundError, 404),
     (UnknownPluginError, 404),
     (ConnectorExistsError, 409),
+    (UnknownTransactionError, 404),
+    (ReplayBusyError, 409),
+    (EmptySelectionError, 422),
+    (ReplayError, 400),
     (KafkaUnavailableError, 503),
 )
 

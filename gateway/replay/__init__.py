@@ -9,6 +9,7 @@ side before sending; watch.py waits for the ledger outcomes; audit.py records ev
 the `Replayer` engine.
 """
 
+from gateway.errors import EmptySelectionError, ReplayBusyError, UnknownTransactionError
 from gateway.replay.audit import AUDIT_SCHEMA, AuditRecord, AuditStatus, read_audits
 from gateway.replay.deadletters import H_REPLAY_SOURCE, DeadLetter
 from gateway.replay.engine import (
@@ -18,7 +19,6 @@ from gateway.replay.engine import (
     ReplayRun,
     new_replay_id,
 )
-from gateway.replay.errors import EmptySelectionError, ReplayBusyError, UnknownTransactionError
 from gateway.replay.filters import MAX_RATE, ReplayFilter, parse_rate
 from gateway.replay.masking import masked
 from gateway.replay.ratelimit import TokenBucket

@@ -11,15 +11,16 @@ from __future__ import annotations
 __all__ = ["replay_operations"]
 
 from collections.abc import Awaitable, Callable
-from functools import wraps
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from gateway.admin import Body, Operation, QueryParameter, json_response, read_body
 from gateway.admin.models import ErrorResponse
-from gateway.errors import ConfigError, FieldProblem, ReplayError
-from gateway.replay.errors import EmptySelectionError, ReplayBusyError, UnknownTransactionError
+from gateway.errors import (
+    ConfigError,
+    FieldProblem,
+)
 from gateway.replay.filters import check_transaction_id
 from gateway.replay.masking import masked
 from gateway.replay.models import (
@@ -41,30 +42,6 @@ _E404 = Body("Unknown transaction id or replay id.", ErrorResponse)
 _DEFAULT_LIMIT = 20
 
 
-def _status(error: ReplayError) -> int:
-    if isinstance(error, UnknownTransactionError):
-        return 404
-    if isinstance(error, ReplayBusyError):
-        return 409
-    if isinstance(error, EmptySelectionError):
-        return 422
-    return 400
-
-
-def _replay_errors(handler: _Handler) -> _Handler:
-    """Answer ReplayErrors with their own status (the shared middleware knows none)."""
-
-    @wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ReplayError as exc:
-            status = _status(exc)
-            return json_response(ErrorResponse(error_code=status, message=exc.message), status)
-
-    return wrapped
-
-
 def _not_found(message: str) -> web.Response:
     return json_response(ErrorResponse(error_code=404, message=message), 404)
 
@@ -72,7 +49,6 @@ def _not_found(message: str) -> web.Response:
 def replay_operations(service: ReplayService) -> list[Operation]:
     """The operations, bound to a running `ReplayService`."""
 
-    @_replay_errors
     async def post_replay(request: web.Request) -> web.Response:
         body = await read_body(request, ReplayRequestBody)
         replay = body.to_request(origin=f"api@{request.remote or 'unknown'}")
@@ -104,7 +80,6 @@ def replay_operations(service: ReplayService) -> list[Operation]:
             return _not_found(f"no replay {replay_id} in the audit trail")
         return json_response(ReplayRunModel.of(record))
 
-    @_replay_errors
     async def get_transaction(request: web.Request) -> web.Response:
         transaction_id = request.match_info["transaction_id"]
         try:

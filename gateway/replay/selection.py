@@ -23,11 +23,10 @@ import asyncio
 from dataclasses import dataclass, field
 
 from gateway.contracts import Codec
-from gateway.errors import ContractError
+from gateway.errors import ContractError, EmptySelectionError, UnknownTransactionError
 from gateway.kafka import Record, TopicPartition
 from gateway.logs import get_logger
 from gateway.replay.deadletters import H_REPLAY_SOURCE, DeadLetter
-from gateway.replay.errors import EmptySelectionError, UnknownTransactionError
 from gateway.replay.filters import ReplayFilter
 from gateway.replay.scan import ScanStats, scan_all
 from gateway.router.outcomes import H_REPLAY, H_TRANSACTION

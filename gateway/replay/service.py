@@ -18,12 +18,12 @@ import structlog
 
 from gateway.admin import RouteSpec
 from gateway.contracts import Codec
+from gateway.errors import ReplayBusyError
 from gateway.kafka import Producer
 from gateway.logs import get_logger
 from gateway.replay.api import replay_operations
 from gateway.replay.audit import AuditRecord, read_audits
 from gateway.replay.engine import Replayer, ReplayRequest, ReplayRun
-from gateway.replay.errors import ReplayBusyError
 from gateway.replay.selection import Selection
 from gateway.settings import Settings
 from gateway.topics import Topics

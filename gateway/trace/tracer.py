@@ -19,12 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.contracts import Codec
-from gateway.errors import ContractError
+from gateway.errors import ContractError, UnknownTransactionError
 from gateway.kafka import KafkaAdmin, Record
 from gateway.logs import get_logger
 from gateway.replay.audit import read_audits
 from gateway.replay.deadletters import H_REPLAY_SOURCE, DeadLetter
-from gateway.replay.errors import UnknownTransactionError
 from gateway.replay.masking import masked as _masked
 from gateway.replay.scan import scan_all
 from gateway.router.outcomes import H_REPLAY, H_TRANSACTION
