@@ -80,7 +80,8 @@ class GatewayParts:
     producer: Producer
     admin: KafkaAdmin
     codec: Codec
-    runtime: ConnectorRuntime
+    runtime: ConnectorRuntime | None
+    """None when this process's roles exclude the connectors."""
 
 
 ServiceFactory = Callable[[GatewayParts], Sequence[Service]]
@@ -92,13 +93,14 @@ def default_services(parts: GatewayParts) -> list[Service]:
     Each starts after the connector runtime, stops before it, and its `ready()` is part
     of `/readyz`; one with a `routes()` method adds admin API endpoints.
     """
-    return [
-        RouterService(parts.settings, producer=parts.producer, codec=parts.codec,
-                      topics=parts.topics),
-        # Replay and trace: POST/GET /replays, GET /transactions/{id} on the admin API.
-        ReplayService(parts.settings, producer=parts.producer, codec=parts.codec,
-                      topics=parts.topics),
-    ]
+    services: list[Service] = []
+    if "router" in parts.settings.roles:
+        services.append(RouterService(parts.settings, producer=parts.producer,
+                                      codec=parts.codec, topics=parts.topics))
+    # Replay and trace: POST/GET /replays, GET /transactions/{id} on the admin API.
+    services.append(ReplayService(parts.settings, producer=parts.producer, codec=parts.codec,
+                                  topics=parts.topics))
+    return services
 
 
 class Gateway:
@@ -137,7 +139,7 @@ class Gateway:
 
     @property
     def runtime(self) -> ConnectorRuntime:
-        """The connector runtime (valid once started)."""
+        """The connector runtime (valid once started with the connectors role)."""
         if self._runtime is None:
             raise RuntimeError("the gateway has not been started")
         return self._runtime
@@ -239,11 +241,13 @@ class Gateway:
         stack.callback(self._kafka_down)
         await admin.ensure_topics(self.topics.system_specs())
 
-        runtime = ConnectorRuntime(settings, producer=producer, admin=admin, codec=codec,
-                                   plugins=self._plugins)
-        await runtime.start()
-        stack.push_async_callback(runtime.stop)
-        self._runtime = runtime
+        runtime: ConnectorRuntime | None = None
+        if "connectors" in settings.roles:
+            runtime = ConnectorRuntime(settings, producer=producer, admin=admin, codec=codec,
+                                       plugins=self._plugins)
+            await runtime.start()
+            stack.push_async_callback(runtime.stop)
+            self._runtime = runtime
 
         parts = GatewayParts(settings, self.topics, producer, admin, codec, runtime)
         routes = list(self._extra_routes)

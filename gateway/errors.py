@@ -21,7 +21,8 @@ GatewayError                      retriable?
 │   ├── SourceUnavailableError    yes  a provincial system did not answer this time
 │   ├── UnknownPluginError        no
 │   ├── ConnectorNotFoundError    no
-│   └── ConnectorExistsError      no
+│   ├── ConnectorExistsError      no
+│   └── WrongRoleError            no   this gateway does not run connectors (409)
 └── ReplayError                   no   a malformed replay request
     ├── UnknownTransactionError   no   no such transaction (404)
     ├── EmptySelectionError       no   nothing matches the replay filter (422)
@@ -61,6 +62,7 @@ __all__ = [
     "UnknownPluginError",
     "UnknownSchemaError",
     "UnknownTransactionError",
+    "WrongRoleError",
 ]
 
 from dataclasses import dataclass
@@ -187,6 +189,10 @@ class ConnectorNotFoundError(ConnectorError):
 
 class ConnectorExistsError(ConnectorError):
     """A connector with this name is already registered."""
+
+
+class WrongRoleError(ConnectorError):
+    """This gateway process does not run connectors (its roles exclude them)."""
 
 
 class ReplayError(GatewayError):

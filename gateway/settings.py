@@ -131,6 +131,10 @@ class StubSettings(_Section):
         return value
 
 
+Role = Literal["connectors", "router"]
+ALL_ROLES: tuple[Role, ...] = ("connectors", "router")
+
+
 class Settings(BaseSettings):
     """Every option of every lgsp process; CLI options override these by name."""
 
@@ -151,10 +155,23 @@ class Settings(BaseSettings):
     schemas_dir: Path = Field(default_factory=_default_schemas_dir)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Which parts this process runs. Production runs the connectors once (one replica) and
+    # scales the router on lag; a single machine runs both.
+    roles: Annotated[list[Role], NoDecode] = Field(
+        default_factory=lambda: list(ALL_ROLES), min_length=1
+    )
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
     stub: StubSettings = Field(default_factory=StubSettings)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        # LGSP_ROLES=router or --roles connectors,router
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

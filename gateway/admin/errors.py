@@ -17,6 +17,7 @@ from gateway.errors import (
     ReplayError,
     UnknownPluginError,
     UnknownTransactionError,
+    WrongRoleError,
 )
 from gateway.logs import get_logger
 
@@ -29,6 +30,7 @@ _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
     (ConnectorNotFoundError, 404),
     (UnknownPluginError, 404),
     (ConnectorExistsError, 409),
+    (WrongRoleError, 409),
     (UnknownTransactionError, 404),
     (ReplayBusyError, 409),
     (EmptySelectionError, 422),

@@ -12,7 +12,7 @@ from gateway.admin.health import ReadinessCheck, ServingFlag, health_operations
 from gateway.admin.openapi import build_openapi
 from gateway.admin.operations import Body, Operation, json_response
 from gateway.connect import ConnectorRuntime
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, WrongRoleError
 from gateway.logs import get_logger
 
 __all__ = ["SERVING", "AdminServer", "RouteSpec", "build_admin_app"]
@@ -27,7 +27,7 @@ _log = get_logger(__name__)
 
 
 def build_admin_app(
-    runtime: ConnectorRuntime,
+    runtime: ConnectorRuntime | None,
     readiness: ReadinessCheck,
     extra_routes: Sequence[RouteSpec] = (),
 ) -> web.Application:
@@ -41,11 +41,13 @@ def build_admin_app(
     """
     flag = ServingFlag()
     operations = [
-        *connector_operations(runtime),
+        *(connector_operations(runtime) if runtime is not None else ()),
         *health_operations(readiness, flag),
         *(r for r in extra_routes if isinstance(r, Operation)),
     ]
     bare = [r for r in extra_routes if isinstance(r, web.RouteDef)]
+    if runtime is None:
+        bare.extend(_connectors_elsewhere())
     document: dict[str, object] = {}
 
     async def openapi(_request: web.Request) -> web.Response:
@@ -114,3 +116,16 @@ class AdminServer:
     def ready(self) -> bool:
         """Whether the server is serving."""
         return self._app[SERVING].serving
+
+
+def _connectors_elsewhere() -> list[web.RouteDef]:
+    """Connector paths on a gateway without the connectors role: a clear 409, not a 404."""
+
+    async def elsewhere(_request: web.Request) -> web.StreamResponse:
+        raise WrongRoleError(
+            "this gateway does not run connectors (LGSP_ROLES excludes them); manage "
+            "connectors through the gateway that runs the connectors role"
+        )
+
+    return [web.route("*", "/connectors{tail:.*}", elsewhere),
+            web.route("*", "/connector-plugins{tail:.*}", elsewhere)]

@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                      help="admin API port (env LGSP_PORT, default 8083; 0 picks a free one)")
     run.add_argument("--host", default=None, metavar="H",
                      help="admin API address (env LGSP_HOST, default 127.0.0.1)")
+    run.add_argument("--roles", default=None, metavar="ROLES",
+                     help="what this process runs: connectors,router (default both; env "
+                     "LGSP_ROLES). Production runs one connectors process and scales "
+                     "router-only processes on consumer lag")
     run.set_defaults(handler=_run)
 
 
@@ -40,10 +44,11 @@ def _port(text: str) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     settings = settings_from(args, bootstrap_servers=args.bootstrap_servers,
-                             port=args.port, host=args.host)
+                             port=args.port, host=args.host, roles=args.roles)
 
     def announce(url: str) -> None:
-        print(f"gateway ready: admin API {url} (metrics /metrics)", flush=True)
+        roles = "" if len(settings.roles) == 2 else f"; roles {','.join(settings.roles)}"
+        print(f"gateway ready: admin API {url} (metrics /metrics){roles}", flush=True)
 
     await Gateway(settings).run_until_stopped(on_ready=announce)
     return 0
