@@ -1,5 +1,9 @@
 """The Kustomize deployment: both overlays render, validate offline, and carry what the
-gateway depends on (topics, replication, probes, security, monitoring, scaling)."""
+gateway depends on (topics, replication, probes, security, monitoring, scaling).
+
+The gateway runs as two Deployments of one image: lgsp-connectors (LGSP_ROLES=connectors,
+exactly one pod, Recreate) and lgsp-router (LGSP_ROLES=router, scaled by KEDA on lag).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,15 @@ CUSTOM_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"),
 }
 CORE_API_VERSIONS = {"v1", "apps/v1", "policy/v1", "networking.k8s.io/v1"}
+# The application's name: the pods' app.kubernetes.io/name, the Prometheus job label, the
+# ServiceMonitor and PrometheusRule. Each half is a Deployment, Service, PDB and
+# NetworkPolicy named after it.
 GATEWAY = "lgsp-gateway"
+CONNECTORS = "lgsp-connectors"
+ROUTER = "lgsp-router"
+HALVES = (CONNECTORS, ROUTER)
+# gateway/settings.py `roles` of each half (LGSP_ROLES).
+ROLES = {CONNECTORS: ["connectors"], ROUTER: ["router"]}
 STUB = "lgsp-ndxp-stub"
 NON_ROOT_UID = 10001
 DAY_MS = 86_400_000
@@ -65,10 +77,10 @@ def _config_map_data(docs: list[Manifest], prefix: str) -> dict[str, str]:
 
 
 def _gateway_settings(
-    docs: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    docs: list[Manifest], half: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
-    """The settings the gateway would load in this overlay's pod."""
-    pod = get_one(docs, "Deployment", GATEWAY)["spec"]["template"]["spec"]
+    """The settings the gateway would load in this overlay's pod of one half."""
+    pod = get_one(docs, "Deployment", half)["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     args: list[str] = container["args"]
     config_path = Path(args[args.index("--config") + 1])
@@ -78,7 +90,8 @@ def _gateway_settings(
     ]
     (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     config_map = get_one(docs, "ConfigMap", volume["configMap"]["name"])
-    toml_file = tmp_path / config_path.name
+    toml_file = tmp_path / half / config_path.name
+    toml_file.parent.mkdir(exist_ok=True)
     toml_file.write_text(config_map["data"][config_path.name], encoding="utf-8")
 
     env: dict[str, str] = {}
@@ -95,6 +108,21 @@ def _gateway_settings(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return load_settings(toml_file, port=int(args[args.index("--port") + 1]))
+
+
+def _pod_labels(docs: list[Manifest], half: str) -> dict[str, str]:
+    labels: dict[str, str] = get_one(docs, "Deployment", half)["spec"]["template"][
+        "metadata"]["labels"]
+    return labels
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """Whether a matchLabels selector matches an object with these labels."""
+    return selector.items() <= labels.items()
+
+
+def _other(half: str) -> str:
+    return ROUTER if half == CONNECTORS else CONNECTORS
 
 
 def _unknown_keys(data: dict[str, Any], model: type[BaseModel], where: str = "") -> list[str]:
@@ -271,33 +299,102 @@ def test_every_workload_is_hardened(overlay: tuple[str, list[Manifest]]) -> None
         _assert_hardened(workload)
 
 
+def test_gateway_is_exactly_the_two_halves(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    gateway_workloads = {
+        d["metadata"]["name"] for d in find(docs, "Deployment")
+        if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/name") == GATEWAY
+    }
+    assert gateway_workloads == set(HALVES), "one Deployment per role, no dual-role leftover"
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"):
+        assert not find(docs, kind, GATEWAY), f"{kind}/{GATEWAY} was split into the halves"
+
+
+def test_each_half_runs_its_role(
+    overlay: tuple[str, list[Manifest]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _name, docs = overlay
+    for half in HALVES:
+        (container,) = get_one(docs, "Deployment", half)["spec"]["template"]["spec"][
+            "containers"]
+        env = {v["name"]: v for v in container.get("env", [])}
+        assert env["LGSP_ROLES"] == {"name": "LGSP_ROLES", "value": ",".join(ROLES[half])}
+        # Not overridden on the command line, and not in the shared configuration.
+        assert "--roles" not in container["args"], half
+        # What the process really loads from its environment and config file.
+        assert _gateway_settings(docs, half, tmp_path, monkeypatch).roles == ROLES[half]
+    for config_map in find(docs, "ConfigMap"):
+        assert "LGSP_ROLES" not in config_map["data"], "roles differ per Deployment"
+    toml_text = _config_map_data(docs, "lgsp-gateway-config-")["gateway.toml"]
+    assert "roles" not in tomllib.loads(toml_text)
+
+
+def test_connectors_run_exactly_once(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    spec = get_one(docs, "Deployment", CONNECTORS)["spec"]
+    assert spec["replicas"] == 1
+    # Recreate: the old connectors pod is gone before the new one starts.
+    assert spec["strategy"] == {"type": "Recreate"}
+    for scaled in find(docs, "ScaledObject"):
+        assert scaled["spec"]["scaleTargetRef"]["name"] != CONNECTORS
+    # One replica: a PDB that forbids its eviction would block node drains forever.
+    pdb = get_one(docs, "PodDisruptionBudget", CONNECTORS)["spec"]
+    assert "minAvailable" not in pdb
+    assert pdb["maxUnavailable"] == 1
+
+
+def test_halves_do_not_overlap(overlay: tuple[str, list[Manifest]]) -> None:
+    """Every selector of a half matches its own pods and never the other half's."""
+    _name, docs = overlay
+    for half in HALVES:
+        own, other = _pod_labels(docs, half), _pod_labels(docs, _other(half))
+        assert own["app.kubernetes.io/name"] == GATEWAY
+        assert own["app.kubernetes.io/component"] == ROLES[half][0]
+        selectors = {
+            "Deployment": get_one(docs, "Deployment", half)["spec"]["selector"]["matchLabels"],
+            "Service": get_one(docs, "Service", half)["spec"]["selector"],
+            "PodDisruptionBudget": get_one(docs, "PodDisruptionBudget", half)["spec"][
+                "selector"]["matchLabels"],
+            "NetworkPolicy": get_one(docs, "NetworkPolicy", half)["spec"]["podSelector"][
+                "matchLabels"],
+        }
+        for kind, selector in selectors.items():
+            assert _selects(selector, own), f"{kind}/{half} misses its pods"
+            assert not _selects(selector, other), f"{kind}/{half} selects {_other(half)}"
+
+
 def test_gateway_probes_and_shutdown(
     overlay: tuple[str, list[Manifest]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _name, docs = overlay
-    deployment = get_one(docs, "Deployment", GATEWAY)
-    pod = deployment["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    assert container["args"][0] == "run"
-    assert container["args"][container["args"].index("--port") + 1] == "8083"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
-    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": 8083, "webhook": 8181}
-    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-    assert pre_stop >= 5, "endpoint removal needs a few seconds to reach every node"
-    # preStop, then the router's drain and one last NDXP call, before SIGKILL.
-    settings = _gateway_settings(docs, tmp_path, monkeypatch)
-    shutdown = pre_stop + settings.router.drain_timeout_s + settings.ndxp.request_timeout_s
-    assert pod["terminationGracePeriodSeconds"] >= shutdown
-    strategy = deployment["spec"]["strategy"]["rollingUpdate"]
-    assert strategy["maxUnavailable"] == 0
+    expected_ports = {CONNECTORS: {"http": 8083, "webhook": 8181}, ROUTER: {"http": 8083}}
+    for half in HALVES:
+        deployment = get_one(docs, "Deployment", half)
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["args"][0] == "run"
+        assert container["args"][container["args"].index("--port") + 1] == "8083"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == expected_ports[half], half
+        pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert pre_stop >= 5, "endpoint removal needs a few seconds to reach every node"
+        # preStop, then the router's drain and one last NDXP call, before SIGKILL. The
+        # connectors stop faster; they get the same budget.
+        settings = _gateway_settings(docs, half, tmp_path, monkeypatch)
+        shutdown = pre_stop + settings.router.drain_timeout_s + settings.ndxp.request_timeout_s
+        assert pod["terminationGracePeriodSeconds"] >= shutdown, half
+    # Routers never drop below the current count during a rollout.
+    strategy = get_one(docs, "Deployment", ROUTER)["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert strategy["rollingUpdate"]["maxUnavailable"] == 0
 
 
 def test_secret_is_referenced_never_inlined(overlay: tuple[str, list[Manifest]]) -> None:
     name, docs = overlay
-    (container,) = get_one(docs, "Deployment", GATEWAY)["spec"]["template"]["spec"]["containers"]
+    (container,) = get_one(docs, "Deployment", ROUTER)["spec"]["template"]["spec"]["containers"]
     (secret_var,) = [v for v in container["env"] if v["name"] == "LGSP_NDXP__CLIENT_SECRET"]
     ref = secret_var["valueFrom"]["secretKeyRef"]
     assert ref["key"] == "client-secret"
@@ -309,20 +406,27 @@ def test_secret_is_referenced_never_inlined(overlay: tuple[str, list[Manifest]])
     if name == "dev":
         (secret,) = find(docs, "Secret")
         assert secret["metadata"]["name"] == ref["name"], "kustomize rewrote the reference"
+    # Only the router calls NDXP: the connectors pod gets no credentials for it.
+    (connectors,) = get_one(docs, "Deployment", CONNECTORS)["spec"]["template"]["spec"][
+        "containers"]
+    assert not [v for v in connectors.get("env", []) if "valueFrom" in v]
+    assert not [s for s in connectors.get("envFrom", []) if "secretRef" in s]
 
 
 def test_gateway_config_loads_with_the_gateway_settings(
     overlay: tuple[str, list[Manifest]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name, docs = overlay
-    settings = _gateway_settings(docs, tmp_path, monkeypatch)
-    assert settings.host == "0.0.0.0"
-    assert settings.port == 8083
-    assert settings.topic_prefix == "lgsp."
-    assert str(settings.state_dir) == "/var/lib/lgsp"
+    for half in HALVES:
+        settings = _gateway_settings(docs, half, tmp_path, monkeypatch)
+        assert settings.host == "0.0.0.0"
+        assert settings.port == 8083
+        assert settings.topic_prefix == "lgsp."
+        assert str(settings.state_dir) == "/var/lib/lgsp"
+        assert settings.bootstrap_servers.split(":")[0] == "lgsp-kafka-bootstrap"
+    settings = _gateway_settings(docs, ROUTER, tmp_path, monkeypatch)
     assert settings.router.routes, "an empty routing table forwards nothing"
     assert settings.ndxp.client_secret.get_secret_value() == "value-from-secret"
-    assert settings.bootstrap_servers.split(":")[0] == "lgsp-kafka-bootstrap"
     if name == "dev":
         assert settings.ndxp.url == f"http://{STUB}:8090"
     else:
@@ -346,11 +450,17 @@ def test_gateway_toml_uses_only_known_settings(overlay: tuple[str, list[Manifest
 
 def test_services_expose_admin_and_webhook(overlay: tuple[str, list[Manifest]]) -> None:
     _name, docs = overlay
-    service = get_one(docs, "Service", GATEWAY)
-    ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
-    assert ports == {"http": (8083, "http"), "webhook": (8181, "webhook")}
-    pod_labels = get_one(docs, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["labels"]
-    assert service["spec"]["selector"].items() <= pod_labels.items()
+    expected = {
+        # The admin API integrators use for `lgsp connectors`, and the webhook's target.
+        CONNECTORS: {"http": (8083, "http"), "webhook": (8181, "webhook")},
+        # Replay/trace and /metrics only.
+        ROUTER: {"http": (8083, "http")},
+    }
+    for half in HALVES:
+        service = get_one(docs, "Service", half)
+        ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+        assert ports == expected[half], half
+        assert _selects(service["spec"]["selector"], _pod_labels(docs, half)), half
 
 
 def test_stub_runs_in_dev_only(dev: list[Manifest], prod: list[Manifest]) -> None:
@@ -359,27 +469,63 @@ def test_stub_runs_in_dev_only(dev: list[Manifest], prod: list[Manifest]) -> Non
     assert container["args"][:1] == ["stub"]
     get_one(dev, "Service", STUB)
     assert not [d for d in prod if STUB in d["metadata"]["name"]]
+    # The stub admits the router, which is the half that calls it.
+    (rule,) = get_one(dev, "NetworkPolicy", STUB)["spec"]["ingress"]
+    pod_peers = [p["podSelector"]["matchLabels"] for p in rule["from"] if "podSelector" in p]
+    assert any(_selects(peer, _pod_labels(dev, ROUTER)) for peer in pod_peers)
 
 
-def test_prod_runs_three_spread_gateways(prod: list[Manifest]) -> None:
-    deployment = get_one(prod, "Deployment", GATEWAY)
+def _resources(docs: list[Manifest], half: str) -> dict[str, dict[str, str]]:
+    (container,) = get_one(docs, "Deployment", half)["spec"]["template"]["spec"]["containers"]
+    resources: dict[str, dict[str, str]] = container["resources"]
+    return resources
+
+
+def _cpu(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def _memory_mi(quantity: str) -> float:
+    units = {"Mi": 1.0, "Gi": 1024.0}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_prod_runs_three_spread_routers(prod: list[Manifest]) -> None:
+    deployment = get_one(prod, "Deployment", ROUTER)
     # KEDA owns the count; a fixed `replicas` would be reset by every apply.
     assert "replicas" not in deployment["spec"]
-    scaled = get_one(prod, "ScaledObject", GATEWAY)
-    assert scaled["spec"]["minReplicaCount"] == 3
+    scaled = get_one(prod, "ScaledObject", ROUTER)
+    assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == (3, 6)
     spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert {c["topologyKey"] for c in spread} == {
         "kubernetes.io/hostname", "topology.kubernetes.io/zone"}
-    pdb = get_one(prod, "PodDisruptionBudget", GATEWAY)
-    assert pdb["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": GATEWAY}
+    for constraint in spread:
+        assert constraint["labelSelector"]["matchLabels"] == \
+            deployment["spec"]["selector"]["matchLabels"], "spread counts routers only"
+    pdb = get_one(prod, "PodDisruptionBudget", ROUTER)
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     assert pdb["spec"]["maxUnavailable"] == 1
-    requests = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
     dev_like = {"cpu": "100m", "memory": "192Mi"}
-    assert requests != dev_like
+    assert _resources(prod, ROUTER)["requests"] != dev_like
 
 
-def test_dev_runs_one_gateway_without_keda(dev: list[Manifest]) -> None:
-    assert get_one(dev, "Deployment", GATEWAY)["spec"]["replicas"] == 1
+def test_prod_gives_the_single_connectors_pod_headroom(
+    prod: list[Manifest], dev: list[Manifest]
+) -> None:
+    assert get_one(prod, "Deployment", CONNECTORS)["spec"]["replicas"] == 1
+    prod_limits, dev_limits = _resources(prod, CONNECTORS)["limits"], _resources(
+        dev, CONNECTORS)["limits"]
+    assert _cpu(prod_limits["cpu"]) > _cpu(dev_limits["cpu"])
+    assert _memory_mi(prod_limits["memory"]) > _memory_mi(dev_limits["memory"])
+    # It cannot scale out: its limits are at least the router's.
+    router_limits = _resources(prod, ROUTER)["limits"]
+    assert _memory_mi(prod_limits["memory"]) >= _memory_mi(router_limits["memory"])
+
+
+def test_dev_runs_one_of_each_without_keda(dev: list[Manifest]) -> None:
+    for half in HALVES:
+        assert get_one(dev, "Deployment", half)["spec"]["replicas"] == 1, half
+        assert _resources(dev, half)["requests"] == {"cpu": "100m", "memory": "192Mi"}, half
     assert find(dev, "ScaledObject") == []
 
 
@@ -389,13 +535,15 @@ def test_dev_runs_one_gateway_without_keda(dev: list[Manifest]) -> None:
 def test_scaled_object_follows_router_lag(
     prod: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scaled = get_one(prod, "ScaledObject", GATEWAY)
+    (scaled,) = find(prod, "ScaledObject")
+    assert scaled["metadata"]["name"] == ROUTER
     spec = scaled["spec"]
     assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                      "name": GATEWAY}
+                                      "name": ROUTER}
     (trigger,) = spec["triggers"]
     assert trigger["type"] == "kafka"
-    settings = _gateway_settings(prod, tmp_path, monkeypatch)
+    settings = _gateway_settings(prod, ROUTER, tmp_path, monkeypatch)
+    assert settings.roles == ["router"], "the scaled Deployment runs the router only"
     assert trigger["metadata"]["consumerGroup"] == settings.router.group_id == "lgsp-router"
     bootstrap_host = trigger["metadata"]["bootstrapServers"].split(":")[0]
     assert bootstrap_host.split(".")[0] == settings.bootstrap_servers.split(":")[0]
@@ -412,20 +560,25 @@ def test_scaled_object_follows_router_lag(
 # --- Monitoring --------------------------------------------------------------------------
 
 
-def test_service_monitor_scrapes_metrics(overlay: tuple[str, list[Manifest]]) -> None:
+def test_service_monitor_scrapes_both_halves(overlay: tuple[str, list[Manifest]]) -> None:
     _name, docs = overlay
     monitor = get_one(docs, "ServiceMonitor", GATEWAY)
-    service = get_one(docs, "Service", GATEWAY)
     selector = monitor["spec"]["selector"]["matchLabels"]
-    assert selector.items() <= service["metadata"]["labels"].items()
+    selected = {s["metadata"]["name"] for s in find(docs, "Service")
+                if _selects(selector, s["metadata"]["labels"])}
+    assert selected == set(HALVES)
     assert monitor["spec"]["namespaceSelector"]["matchNames"] == ["lgsp"]
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["path"] == "/metrics"
-    service_ports = {p["name"]: p for p in service["spec"]["ports"]}
-    assert service_ports[endpoint["port"]]["port"] == 8083
-    # The job label is the Service's name: what alerts.yml's up{job=...} expects.
-    assert service["metadata"]["name"] == GATEWAY
-    assert "jobLabel" not in monitor["spec"]
+    job_label = monitor["spec"]["jobLabel"]
+    for half in HALVES:
+        service = get_one(docs, "Service", half)
+        service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+        assert service_ports[endpoint["port"]]["port"] == 8083, half
+        # prometheus-operator takes the job label from this Service label (it would be
+        # the Service's name without one): both halves are job "lgsp-gateway", what
+        # alerts.yml's up{job=...} expects.
+        assert service["metadata"]["labels"][job_label] == GATEWAY, half
 
 
 def test_prometheus_rule_carries_the_alerts(overlay: tuple[str, list[Manifest]]) -> None:
@@ -442,29 +595,68 @@ def _egress_ports(policy: Manifest) -> set[int]:
     return {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
 
 
-def test_gateway_network_policy(overlay: tuple[str, list[Manifest]]) -> None:
-    name, docs = overlay
-    policy = get_one(docs, "NetworkPolicy", GATEWAY)
-    spec = policy["spec"]
-    assert spec["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": GATEWAY}
-    assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
-    ingress_ports = {p["port"] for rule in spec["ingress"] for p in rule["ports"]}
-    assert ingress_ports == {8083, 8181}
-    for rule in spec["ingress"]:
-        assert rule["from"], "no ingress rule may be open to everyone"
-    assert {53, 9092} <= _egress_ports(policy)
-    kafka_rules = [r for r in spec["egress"]
-                   if any(p["port"] == 9092 for p in r.get("ports", []))]
-    (kafka_rule,) = kafka_rules
-    assert kafka_rule["to"] == [{"podSelector": {"matchLabels": {
-        "strimzi.io/cluster": "lgsp", "strimzi.io/broker-role": "true"}}}]
-    for rule in spec["egress"]:
-        assert rule.get("to"), "no egress rule may be open to everyone"
-        for peer in rule["to"]:
-            assert peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0"
-    peers = [peer for rule in spec["egress"] for peer in rule["to"]]
-    if name == "dev":
-        assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": STUB}}} in peers
-    else:
-        assert any("ipBlock" in peer for peer in peers), "prod reaches NDXP by address"
-        assert 443 in _egress_ports(policy)
+def _namespace_peer(namespace: str) -> Manifest:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def _ingress_ports_from(policy: Manifest) -> dict[int, list[Manifest]]:
+    """Ingress port -> the peers admitted to it."""
+    admitted: dict[int, list[Manifest]] = {}
+    for rule in policy["spec"]["ingress"]:
+        for port in rule["ports"]:
+            admitted.setdefault(port["port"], []).extend(rule["from"])
+    return admitted
+
+
+def _environment_egress(policy: Manifest) -> list[Manifest]:
+    """Egress peers beyond what both halves share (DNS and Kafka)."""
+    return [peer for rule in policy["spec"]["egress"]
+            if not {53, 9092} & {p["port"] for p in rule.get("ports", [])}
+            for peer in rule["to"]]
+
+
+def test_gateway_network_policies(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    for half in HALVES:
+        policy = get_one(docs, "NetworkPolicy", half)
+        spec = policy["spec"]
+        assert set(spec["policyTypes"]) == {"Ingress", "Egress"}, half
+        for rule in spec["ingress"]:
+            assert rule["from"], f"{half}: no ingress rule may be open to everyone"
+        # Prometheus scrapes both.
+        assert _ingress_ports_from(policy)[8083] == [_namespace_peer("monitoring")], half
+        # Both need DNS and Kafka.
+        assert {53, 9092} <= _egress_ports(policy), half
+        kafka_rules = [r for r in spec["egress"]
+                       if any(p["port"] == 9092 for p in r.get("ports", []))]
+        (kafka_rule,) = kafka_rules
+        assert kafka_rule["to"] == [{"podSelector": {"matchLabels": {
+            "strimzi.io/cluster": "lgsp", "strimzi.io/broker-role": "true"}}}], half
+        for rule in spec["egress"]:
+            assert rule.get("to"), f"{half}: no egress rule may be open to everyone"
+            for peer in rule["to"]:
+                assert peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0", half
+    # The webhook reaches the connectors only, and only through the ingress controller.
+    assert _ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))[8181] == [
+        _namespace_peer("ingress-nginx")]
+    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", ROUTER))) == {8083}
+    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))) == {8083, 8181}
+
+
+def test_only_the_router_reaches_the_national_endpoint(dev: list[Manifest],
+                                                       prod: list[Manifest]) -> None:
+    stub = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": STUB}}}
+    dev_router = _environment_egress(get_one(dev, "NetworkPolicy", ROUTER))
+    dev_connectors = _environment_egress(get_one(dev, "NetworkPolicy", CONNECTORS))
+    assert dev_router == [stub]
+    assert stub not in dev_connectors
+    assert dev_connectors, "dev connectors reach the simulated provincial systems"
+    # prod: NDXP (router) and the provincial systems (connectors) by address, HTTPS;
+    # neither half gets the other's destination.
+    prod_router_policy = get_one(prod, "NetworkPolicy", ROUTER)
+    prod_connectors_policy = get_one(prod, "NetworkPolicy", CONNECTORS)
+    router_cidrs = {p["ipBlock"]["cidr"] for p in _environment_egress(prod_router_policy)}
+    connector_cidrs = {p["ipBlock"]["cidr"] for p in _environment_egress(prod_connectors_policy)}
+    assert router_cidrs and connector_cidrs
+    assert router_cidrs.isdisjoint(connector_cidrs)
+    assert 443 in _egress_ports(prod_router_policy)
