@@ -48,6 +48,11 @@ demo-stop:
 asyncapi: setup
 	$(BIN)/lgsp schemas asyncapi --out docs/asyncapi.json
 
+# Throughput, latency and memory of the whole pipeline beside raw Kafka and HTTP baselines
+# (a few minutes); BENCH_ARGS="--quick" for a smoke run, see `lgsp bench --help`.
+bench: setup
+	$(BIN)/lgsp bench $(BENCH_ARGS)
+
 clean:
 	-$(BIN)/lgsp kafka down
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

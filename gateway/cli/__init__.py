@@ -16,13 +16,23 @@ from collections.abc import Sequence
 
 import uvloop
 
-from gateway.cli import _connectors, _kafka, _run, _schemas, _simulate, _stub
+from gateway.cli import (
+    _bench,
+    _connectors,
+    _kafka,
+    _replay,
+    _run,
+    _schemas,
+    _simulate,
+    _stub,
+    _trace,
+)
 from gateway.cli._base import CommandParser, Handler
 from gateway.errors import GatewayError
 from gateway.logs import configure_logging
 
 # Each module adds its subcommands to the parser with `register(subparsers)`.
-COMMANDS = (_kafka, _schemas, _stub, _run, _connectors, _simulate)
+COMMANDS = (_kafka, _schemas, _stub, _run, _connectors, _simulate, _bench, _replay, _trace)
 
 
 def build_parser() -> CommandParser:

@@ -6,6 +6,7 @@ import argparse
 
 from gateway.app import Gateway
 from gateway.cli._base import CommandParser, add_config_option, settings_from
+from gateway.gc_tuning import freeze_startup_objects, relax_collector
 
 
 def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
@@ -46,7 +47,10 @@ async def _run(args: argparse.Namespace) -> int:
     settings = settings_from(args, bootstrap_servers=args.bootstrap_servers,
                              port=args.port, host=args.host, roles=args.roles)
 
+    relax_collector()
+
     def announce(url: str) -> None:
+        freeze_startup_objects()
         roles = "" if len(settings.roles) == 2 else f"; roles {','.join(settings.roles)}"
         print(f"gateway ready: admin API {url} (metrics /metrics){roles}", flush=True)
 

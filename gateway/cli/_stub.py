@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from gateway.cli._base import CommandParser, add_config_option, settings_from
+from gateway.gc_tuning import freeze_startup_objects, relax_collector
 from gateway.logs import get_logger
 from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.ndxp.stub.config import IpNetwork
@@ -112,8 +113,10 @@ async def _serve(args: argparse.Namespace) -> int:
     for signum in signals:
         loop.add_signal_handler(signum, stopping.set)
     try:
+        relax_collector()
         server = StubServer(config)
         await server.start()
+        freeze_startup_objects()
         try:
             print(f"NDXP stub listening on {server.url} (journal in {config.data_dir})",
                   flush=True)

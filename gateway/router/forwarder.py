@@ -24,10 +24,10 @@ from gateway.errors import (
     NoRouteError,
 )
 from gateway.kafka import Record
-from gateway.metrics import FORWARD_DURATION, OUTCOME_RETRIED, TRANSACTIONS
 from gateway.ndxp import OutboundTransaction, Receipt
 from gateway.router.backoff import Backoff
 from gateway.router.breaker import CircuitBreaker
+from gateway.router.meters import RouterMeters
 from gateway.router.outcomes import (
     H_CONNECTOR,
     H_REPLAY,
@@ -74,8 +74,10 @@ class Forwarder:
         breaker_threshold: int,
         breaker_reset_s: float,
         stopping: asyncio.Event | None = None,
+        meters: RouterMeters | None = None,
     ) -> None:
         self._stopping = stopping or asyncio.Event()
+        self.meters = meters or RouterMeters()
         self._codec = codec
         self._routes = routes
         self._exchange = exchange
@@ -156,9 +158,8 @@ class Forwarder:
         self, outcome: Outcome, service: str, tx: OutboundTransaction, reconcile: bool
     ) -> None:
         breaker = self.breaker(service)
-        duration = FORWARD_DURATION.labels(service=service)
-        retried = TRANSACTIONS.labels(connector=outcome.connector, service=service,
-                                      outcome=OUTCOME_RETRIED)
+        duration = self.meters.forward_duration(service)
+        retried = self.meters.retried(outcome.connector, service)
         for attempt_no in range(1, self._max_attempts + 1):
             at = datetime.now(UTC)
             started = time.perf_counter()

@@ -1,0 +1,45 @@
+"""What one `lgsp bench` run measures, and how big: defaults, and the `--quick` size."""
+
+from __future__ import annotations
+
+__all__ = ["SCENARIOS", "BenchOptions"]
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCENARIOS = ("codec", "kafka", "http", "drain", "ingest", "latency")
+"""Every scenario, in the order they run."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    """Sizes and loads of a run. The defaults finish in a few minutes on two cores.
+
+    `transactions` is the backlog size that baseline H and the router each drain (and
+    baseline K produces and consumes); `ingest_events` is what each ingest path takes
+    (single-event webhook, batched webhook, ioffice documents).
+    """
+
+    transactions: int = 50_000
+    ingest_events: int = 20_000
+    batch_size: int = 100
+    concurrency: int = 64
+    rates: tuple[float, ...] = (500.0, 2_000.0)
+    duration_s: float = 30.0
+    warmup_s: float = 3.0
+    codec_records: int = 100_000
+    scenarios: frozenset[str] = field(default_factory=lambda: frozenset(SCENARIOS))
+    bootstrap_servers: str | None = None
+    stub_in_process: bool = False
+    stub_fsync: bool = False
+    output: Path | None = None
+    profile: Path | None = None
+    config: Path | None = None
+    quick: bool = False
+
+    @classmethod
+    def quick_size(cls) -> BenchOptions:
+        """The smoke size: every scenario, tiny counts, stub in-process; seconds, not minutes."""
+        return cls(transactions=1_000, ingest_events=400, batch_size=50, concurrency=16,
+                   duration_s=1.0, warmup_s=0.0, codec_records=5_000, stub_in_process=True,
+                   quick=True)
