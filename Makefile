@@ -53,6 +53,10 @@ asyncapi: setup
 bench: setup
 	$(BIN)/lgsp bench $(BENCH_ARGS)
 
+# The fault suite's long form: 200,000+ transactions under every fault, plus gateway memory.
+soak: setup
+	$(BIN)/pytest -m soak tests/faults
+
 clean:
 	-$(BIN)/lgsp kafka down
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

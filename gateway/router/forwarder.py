@@ -155,7 +155,7 @@ class Forwarder:
         return outcome
 
     async def _attempts(
-        self, outcome: Outcome, service: str, tx: OutboundTransaction, reconcile: bool
+        self, outcome: Outcome, service: str, tx: OutboundTransaction, maybe_sent: bool
     ) -> None:
         breaker = self.breaker(service)
         duration = self.meters.forward_duration(service)
@@ -163,22 +163,35 @@ class Forwarder:
         for attempt_no in range(1, self._max_attempts + 1):
             at = datetime.now(UTC)
             started = time.perf_counter()
-            if reconcile and await self._reconciled(outcome, service, tx.transaction_id, at):
-                return
-            error: ForwardError
-            if not breaker.allow():
+            error: ForwardError | None = None
+            if maybe_sent:
+                # Only a confirmed "not there" clears the doubt; until then nothing is sent.
+                try:
+                    receipt = await self._exchange.lookup(service, tx.transaction_id)
+                except ForwardError as exc:
+                    error = exc
+                else:
+                    if receipt is not None:
+                        outcome.attempts.append(
+                            Attempt(at, (time.perf_counter() - started) * 1000, "recovered"))
+                        self._deliver(outcome, receipt)
+                        return
+                    maybe_sent = False
+            if error is None and not breaker.allow():
                 error = CircuitOpenError(f"circuit for service {service} is open")
-            else:
+            elif error is None:
                 try:
                     receipt = await self._exchange.submit(service, tx)
                 except ForwardError as exc:
                     error = exc
-                    elapsed = time.perf_counter() - started
-                    duration.observe(elapsed)
+                    duration.observe(time.perf_counter() - started)
                     if exc.retriable:
                         breaker.record_failure()
                     else:
                         breaker.record_success()  # it answered: the service itself is up
+                    # No HTTP answer: the request may have been processed. The doubt stays
+                    # until a lookup settles it, whatever later attempts answer.
+                    maybe_sent = maybe_sent or exc.status is None
                 else:
                     elapsed = time.perf_counter() - started
                     duration.observe(elapsed)
@@ -192,10 +205,9 @@ class Forwarder:
                 Attempt(at, elapsed_ms, type(error).__name__, error.status, str(error))
             )
             if not error.retriable or attempt_no == self._max_attempts:
+                # Dead-lettered; a replay reconciles again before sending anything.
                 outcome.failure = Failure(STAGE_FORWARD, error, error.retriable, error.status)
                 return
-            # No HTTP answer means the request may have been processed: check next time.
-            reconcile = error.status is None and not isinstance(error, CircuitOpenError)
             retried.inc()
             await self._pause_before_retry(self._backoff.delay(attempt_no))
 
@@ -208,20 +220,6 @@ class Forwarder:
         except TimeoutError:
             return
         raise Abandoned
-
-    async def _reconciled(
-        self, outcome: Outcome, service: str, transaction_id: str, at: datetime
-    ) -> bool:
-        started = time.perf_counter()
-        try:
-            receipt = await self._exchange.lookup(service, transaction_id)
-        except ForwardError:
-            return False  # cannot tell; sending is still safe thanks to the idempotency key
-        if receipt is None:
-            return False
-        outcome.attempts.append(Attempt(at, (time.perf_counter() - started) * 1000, "recovered"))
-        self._deliver(outcome, receipt)
-        return True
 
     @staticmethod
     def _deliver(outcome: Outcome, receipt: Receipt) -> None:

@@ -1,0 +1,1 @@
+"""Fault suite: nothing lost, nothing doubled, under crashes, outages and bad data."""
