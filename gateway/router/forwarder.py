@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -40,6 +41,9 @@ from gateway.router.outcomes import (
 )
 from gateway.router.routing import RoutingTable
 from gateway.topics import Topics
+
+# ~100 bytes each: about 20 MB to remember the last 200,000 deliveries.
+_REMEMBERED_DELIVERIES = 200_000
 
 
 class Abandoned(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -87,6 +91,11 @@ class Forwarder:
         self._breaker_threshold = breaker_threshold
         self._breaker_reset_s = breaker_reset_s
         self.breakers: dict[str, CircuitBreaker] = {}
+        # Recently delivered transaction id -> receipt id. A connector may legitimately
+        # publish a transaction again (a webhook resend after a timeout, a page re-read
+        # after a crash); the copy shares the business key, so it reaches this router after
+        # the first one's outcome and is answered from here instead of being sent again.
+        self._delivered: OrderedDict[str, str] = OrderedDict()
         self._source_prefix = f"{topics.prefix}src."
 
     def breaker(self, service: str) -> CircuitBreaker:
@@ -137,6 +146,11 @@ class Forwarder:
             payload = env.decode_payload(self._codec)
         except ContractError as exc:
             outcome.failure = Failure(STAGE_DECODE, exc, retriable=False)
+            return outcome
+        known = self._delivered.get(env.transaction_id)
+        if known is not None:
+            outcome.attempts.append(Attempt(datetime.now(UTC), 0.0, "already-delivered"))
+            self._deliver(outcome, Receipt(env.transaction_id, outcome.service, known, True, ""))
             return outcome
         tx = OutboundTransaction(
             transaction_id=env.transaction_id,
@@ -221,8 +235,10 @@ class Forwarder:
             return
         raise Abandoned
 
-    @staticmethod
-    def _deliver(outcome: Outcome, receipt: Receipt) -> None:
+    def _deliver(self, outcome: Outcome, receipt: Receipt) -> None:
+        self._delivered[receipt.transaction_id] = receipt.receipt_id
+        if len(self._delivered) > _REMEMBERED_DELIVERIES:
+            self._delivered.popitem(last=False)
         outcome.delivered = True
         outcome.receipt_id = receipt.receipt_id
         outcome.duplicate_at_endpoint = receipt.duplicate

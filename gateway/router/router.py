@@ -200,20 +200,46 @@ class Router:
         log.info("partitions revoked", partitions=sorted(f"{t}:{p}" for t, p in tps), clean=clean)
 
     async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
-        """Decide which newly owned records must be reconciled before sending."""
+        """Decide which newly owned records must be reconciled before sending.
+
+        Invariant: an owner commits a marker for a never-committed partition before it sends
+        anything from it, so "no commit" means nobody sent. After an unclean handover the
+        previous owner may have sent anything up to today's end of the log (it commits only
+        every commit_interval_s), so all of that is reconciled.
+        """
         if not partitions:
             return
-        try:
-            commits = await self._admin.group_commits(self._group)
-        except KafkaError as exc:
-            log.warning("cannot read committed metadata; reconciling all new partitions",
-                        error=str(exc))
-            commits = {}
         window = self._cfg.max_in_flight
+        try:
+            commits: dict[TopicPartition, tuple[int, str]] | None = (
+                await self._admin.group_commits(self._group))
+        except KafkaError as exc:
+            log.warning("cannot read committed offsets; reconciling all new partitions",
+                        error=str(exc))
+            commits = None
+        try:
+            ends = await self._consumer.end_offsets(partitions)
+        except KafkaError as exc:
+            log.warning("cannot read end offsets; reconciling a window only", error=str(exc))
+            ends = {}
+        fresh = [tp for tp in partitions if commits is not None and tp not in commits]
+        marked = False
+        if fresh:
+            try:
+                # Offset 0 is only a marker: an out-of-range position resets to the earliest.
+                await self._consumer.commit({tp: 0 for tp in fresh}, COMMIT_RUNNING)
+                marked = True
+            except KafkaError as exc:
+                log.warning("cannot mark new partitions; reconciling them", error=str(exc))
         for tp in partitions:
-            offset, meta = commits.get(tp, (0, COMMIT_RUNNING))
-            if meta != COMMIT_CLEAN:
-                self._reconcile_below[(tp.topic, tp.partition)] = offset + window
+            committed = commits.get(tp) if commits is not None else None
+            if committed is None and marked and commits is not None:
+                continue  # nobody sent anything from here before us
+            if committed is not None and committed[1] == COMMIT_CLEAN:
+                continue
+            offset = committed[0] if committed is not None else 0
+            self._reconcile_below[(tp.topic, tp.partition)] = max(offset + window,
+                                                                  ends.get(tp, 0))
         log.info("partitions assigned", partitions=sorted(f"{t}:{p}" for t, p in partitions))
 
     # -- consuming and dispatching -------------------------------------------------------

@@ -12,29 +12,10 @@ from tests.support.traffic import CONNECTORS, Traffic
 
 Report = Callable[[str], None]
 
-# Reasons of the known-failing tests (xfail strict on DoubledAtEndpointError only): the
-# defects the fault suite found, each described with root cause and fix in the report.
-REPUBLISHED_REASON = (
-    "defect 1: a transaction published twice on a connector topic (webhook resend, a "
-    "connector re-publishing after a crash) is sent to NDXP again without a lookup when "
-    "the copy lies outside the router's reconcile window (gateway/router/router.py "
-    "_run_chain) - see report"
-)
-WINDOW_REASON = (
-    "defect 2: after an unclean handover the router reconciles only committed offset + "
-    "max_in_flight records, but the crashed owner may have sent up to commit_interval_s "
-    "of progress more (gateway/router/router.py partitions_assigned) - see report"
-)
-COMBINED_REASON = (
-    "defects 1-3 (any of them) double deliveries when faults are combined - see report"
-)
-
-
 class DoubledAtEndpointError(AssertionError):
     """The national side received a transaction it already had (duplicates_at_stub > 0).
 
-    Its own class, so a known-failing scenario can be marked xfail for this defect only:
-    a loss or any other failure in the same scenario still fails the suite.
+    Its own class, so a scenario can tell "sent twice" apart from "lost" in its report.
     """
 
 

@@ -17,7 +17,7 @@ from gateway.contracts import Codec, Envelope
 from gateway.errors import KafkaError
 from gateway.kafka import KafkaAdmin, Producer, TopicPartition, TopicSpec
 from gateway.localkafka import LocalBroker
-from tests.faults.checks import WINDOW_REASON, DoubledAtEndpointError, Report
+from tests.faults.checks import DoubledAtEndpointError, Report
 from tests.faults.rig import FaultRig, RouterTuning
 from tests.support.pipeline import dossier_envelope
 from tests.support.reckoning import Reckoning
@@ -25,7 +25,6 @@ from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
-@pytest.mark.xfail(strict=True, raises=DoubledAtEndpointError, reason=WINDOW_REASON)
 async def test_crash_with_a_backlog_reconciles_everything_it_may_have_sent(
     broker: LocalBroker, workdir: Path, codec: Codec, report: Report
 ) -> None:

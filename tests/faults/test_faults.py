@@ -17,9 +17,6 @@ import pytest
 from gateway.contracts import Codec
 from gateway.localkafka import LocalBroker
 from tests.faults.checks import (
-    COMBINED_REASON,
-    REPUBLISHED_REASON,
-    DoubledAtEndpointError,
     Report,
     conclude,
     replay_dead_letters,
@@ -157,7 +154,6 @@ async def test_malformed_and_unroutable_records(
             assert await asyncio.to_thread(reason.is_file), f"no reason for {written.path.name}"
 
 
-@pytest.mark.xfail(strict=True, raises=DoubledAtEndpointError, reason=REPUBLISHED_REASON)
 async def test_webhook_sender_retries_after_timeouts(
     broker: LocalBroker, workdir: Path, codec: Codec, report: Report
 ) -> None:
@@ -175,7 +171,6 @@ async def test_webhook_sender_retries_after_timeouts(
         await conclude(rig, traffic, report, dead_letters_expected=set())
 
 
-@pytest.mark.xfail(strict=True, raises=DoubledAtEndpointError, reason=COMBINED_REASON)
 async def test_all_faults_combined(
     broker: LocalBroker, workdir: Path, codec: Codec, report: Report
 ) -> None:

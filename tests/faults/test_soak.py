@@ -17,8 +17,6 @@ import pytest
 from gateway.contracts import Codec
 from gateway.localkafka import LocalBroker
 from tests.faults.checks import (
-    COMBINED_REASON,
-    DoubledAtEndpointError,
     Report,
     conclude,
     replay_dead_letters,
@@ -50,7 +48,6 @@ async def _memory_samples(rig: FaultRig, samples: list[tuple[float, Memory]]) ->
         await asyncio.sleep(5)
 
 
-@pytest.mark.xfail(strict=True, raises=DoubledAtEndpointError, reason=COMBINED_REASON)
 async def test_soak_200k_transactions_with_faults(
     broker: LocalBroker, workdir: Path, codec: Codec, report: Report
 ) -> None:
