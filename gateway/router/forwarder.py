@@ -150,7 +150,7 @@ class Forwarder:
         known = self._delivered.get(env.transaction_id)
         if known is not None:
             outcome.attempts.append(Attempt(datetime.now(UTC), 0.0, "already-delivered"))
-            self._deliver(outcome, Receipt(env.transaction_id, outcome.service, known, True, ""))
+            self._deliver(outcome, Receipt(env.transaction_id, outcome.service, known, False, ""))
             return outcome
         tx = OutboundTransaction(
             transaction_id=env.transaction_id,
