@@ -6,6 +6,7 @@ import argparse
 
 from gateway.app import Gateway
 from gateway.cli._base import CommandParser, add_config_option, settings_from
+from gateway.cli._types import port
 from gateway.gc_tuning import freeze_startup_objects, relax_collector
 
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     run.add_argument("--bootstrap-servers", default=None, metavar="HOST:PORT",
                      help="Kafka bootstrap servers (env LGSP_BOOTSTRAP_SERVERS, "
                      "default 127.0.0.1:9092)")
-    run.add_argument("--port", type=_port, default=None, metavar="N",
+    run.add_argument("--port", type=port, default=None, metavar="N",
                      help="admin API port (env LGSP_PORT, default 8083; 0 picks a free one)")
     run.add_argument("--host", default=None, metavar="H",
                      help="admin API address (env LGSP_HOST, default 127.0.0.1)")
@@ -31,16 +32,6 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                      "LGSP_ROLES). Production runs one connectors process and scales "
                      "router-only processes on consumer lag")
     run.set_defaults(handler=_run)
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
-    return port
 
 
 async def _run(args: argparse.Namespace) -> int:

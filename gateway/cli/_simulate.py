@@ -19,6 +19,7 @@ from connectors.ioffice.simulator import IOfficeSimulator
 from connectors.one_stop.simulator import DossierEventSender
 from connectors.reporting.simulator import ReportWriter
 from gateway.cli._base import CommandParser
+from gateway.cli._types import port, positive_int
 from gateway.errors import ConfigError
 
 
@@ -36,11 +37,11 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
         "until --count, then keep serving until Ctrl-C or SIGTERM. Set LGSP_IOFFICE_TOKEN to "
         "require that bearer token or X-API-Key.")
     ioffice.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    ioffice.add_argument("--port", type=_port, default=os.environ.get("LGSP_IOFFICE_PORT", "8081"),
+    ioffice.add_argument("--port", type=port, default=os.environ.get("LGSP_IOFFICE_PORT", "8081"),
                          help="port (env LGSP_IOFFICE_PORT, default 8081; 0 picks one)")
     ioffice.add_argument("--rate", type=_non_negative, default=1.0,
                          help="documents added per second (default 1; 0: only --count at start)")
-    ioffice.add_argument("--count", type=_positive_int, default=None,
+    ioffice.add_argument("--count", type=positive_int, default=None,
                          help="stop adding after this many documents (default: never)")
     ioffice.add_argument("--modify-share", type=_share, default=0.1,
                          help="share of ticks that change an existing document (default 0.1)")
@@ -59,11 +60,11 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                           "a command line is visible to other users)")
     one_stop.add_argument("--rate", type=_non_negative, default=0.0,
                           help="events per second across all workers (default 0: no limit)")
-    one_stop.add_argument("--count", type=_positive_int, default=100,
+    one_stop.add_argument("--count", type=positive_int, default=100,
                           help="valid events to send (default 100)")
-    one_stop.add_argument("--concurrency", type=_positive_int, default=8,
+    one_stop.add_argument("--concurrency", type=positive_int, default=8,
                           help="requests in flight at once (default 8)")
-    one_stop.add_argument("--batch", type=_positive_int, default=1,
+    one_stop.add_argument("--batch", type=positive_int, default=1,
                           help="events per request as {\"events\": [...]}, each from another "
                           "dossier (default 1: one event per request)")
     one_stop.add_argument("--invalid-share", type=_share, default=0.0,
@@ -81,7 +82,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
         description="Write CSV/JSON report exports atomically (temporary name, then rename) "
         "into --dir, as the reporting system does; print a summary line.")
     reporting.add_argument("--dir", type=Path, required=True, help="drop folder (must exist)")
-    reporting.add_argument("--count", type=_positive_int, default=10,
+    reporting.add_argument("--count", type=positive_int, default=10,
                            help="files to write (default 10)")
     reporting.add_argument("--rate", type=_non_negative, default=0.0,
                            help="files per second (default 0: all at once)")
@@ -148,27 +149,6 @@ async def _until_terminated() -> None:
     finally:
         with contextlib.suppress(ValueError, RuntimeError):  # loop already closing
             loop.remove_signal_handler(signal.SIGTERM)
-
-
-def _port(text: str) -> int:
-    value = _int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
 
 
 def _float(text: str) -> float:

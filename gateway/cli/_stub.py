@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from gateway.cli._base import CommandParser, add_config_option, settings_from
+from gateway.cli._types import port, positive_int
 from gateway.gc_tuning import freeze_startup_objects, relax_collector
 from gateway.logs import get_logger
 from gateway.ndxp.stub import StubConfig, StubServer
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
         "/healthz and /readyz. Stops cleanly on SIGTERM or Ctrl-C.",
     )
     add_config_option(stub)
-    stub.add_argument("--port", type=_port, default=None,
+    stub.add_argument("--port", type=port, default=None,
                       help="port to listen on; 0 picks a free one (env LGSP_STUB__PORT, "
                       "default 8090)")
     stub.add_argument("--host", default=None,
@@ -43,33 +44,12 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     stub.add_argument("--allow-ips", type=_networks, default=None, metavar="LIST",
                       help="comma-separated client addresses or networks allowed to call; "
                       "others get 403 IP_NOT_ALLOWED (env LGSP_STUB__ALLOW_IPS, default all)")
-    stub.add_argument("--token-ttl", type=_positive_int, default=None, metavar="SECONDS",
+    stub.add_argument("--token-ttl", type=positive_int, default=None, metavar="SECONDS",
                       help="lifetime of issued tokens (env LGSP_STUB__TOKEN_TTL_S, default 3600)")
     stub.add_argument("--no-fsync", action="store_true",
                       help="do not fsync the journal: survives a crash of the stub, not of "
                       "the machine; faster on slow disks (env LGSP_STUB__FSYNC=false)")
     stub.set_defaults(handler=_serve)
-
-
-def _port(value: str) -> int:
-    port = _int(value)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is not between 0 and 65535")
-    return port
-
-
-def _positive_int(value: str) -> int:
-    number = _int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
-    return number
-
-
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
 
 
 def _networks(value: str) -> tuple[IpNetwork, ...]:
