@@ -225,12 +225,18 @@ class Router:
         fresh = [tp for tp in partitions if commits is not None and tp not in commits]
         marked = False
         if fresh:
-            try:
-                # Offset 0 is only a marker: an out-of-range position resets to the earliest.
-                await self._consumer.commit({tp: 0 for tp in fresh}, COMMIT_RUNNING)
-                marked = True
-            except KafkaError as exc:
-                log.warning("cannot mark new partitions; reconciling them", error=str(exc))
+            # The marker must land before anything is sent, or a later owner would wrongly
+            # take the partition as never sent; a fresh broker's coordinator can need seconds.
+            for attempt in range(20):
+                try:
+                    # Offset 0 is only a marker: an out-of-range position resets to earliest.
+                    await self._consumer.commit({tp: 0 for tp in fresh}, COMMIT_RUNNING)
+                except KafkaError as exc:
+                    log.warning("cannot mark new partitions yet", error=str(exc), attempt=attempt)
+                    await asyncio.sleep(0.5)
+                else:
+                    marked = True
+                    break
         for tp in partitions:
             committed = commits.get(tp) if commits is not None else None
             if committed is None and marked and commits is not None:
