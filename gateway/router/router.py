@@ -209,6 +209,18 @@ class Router:
         """
         if not partitions:
             return
+        # aiokafka fetches a new partition while this callback still runs: without the
+        # pause, the first poll's records would be sent before the reconcile bound is set
+        # (one whole window sent twice after a crash). Pausing drops what was fetched, and
+        # the position stays put, so nothing is skipped.
+        self._consumer.pause(partitions)
+        try:
+            await self._decide_reconciliation(partitions)
+        finally:
+            self._consumer.resume(partitions)
+        log.info("partitions assigned", partitions=sorted(f"{t}:{p}" for t, p in partitions))
+
+    async def _decide_reconciliation(self, partitions: set[TopicPartition]) -> None:
         window = self._cfg.max_in_flight
         try:
             commits: dict[TopicPartition, tuple[int, str]] | None = (
@@ -246,7 +258,6 @@ class Router:
             offset = committed[0] if committed is not None else 0
             self._reconcile_below[(tp.topic, tp.partition)] = max(offset + window,
                                                                   ends.get(tp, 0))
-        log.info("partitions assigned", partitions=sorted(f"{t}:{p}" for t, p in partitions))
 
     # -- consuming and dispatching -------------------------------------------------------
 

@@ -1,0 +1,119 @@
+"""A router taking over after an unclean stop: nothing the previous owner sent goes twice.
+
+The previous owner is played by a router that delivered a backlog, after which the group's
+commit is set back to offset 0 with the `running` mark (what a crash right after the
+first marker leaves behind). The next router must ask the stub about every record before
+sending it, including the first records aiokafka fetches while the assignment callback
+is still deciding what to reconcile.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from gateway.contracts import Codec, SchemaRegistry
+from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, TopicPartition, TopicSpec
+from gateway.localkafka import free_port
+from gateway.ndxp import NdxpClient
+from gateway.ndxp.stub import StubConfig, StubServer
+from gateway.router import Router
+from gateway.router.router import COMMIT_RUNNING
+from gateway.settings import NdxpSettings, RouterSettings, Settings, router_group
+from gateway.topics import Topics
+from tests.conftest import BrokerHandle
+from tests.support.pipeline import dossier_envelope, publish, stub_stats
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+CODEC = Codec(SchemaRegistry.load(Settings().schemas_dir))
+BACKLOG = 300
+
+
+class _Member:
+    """A bare group member: it only takes the partitions so it may commit for them."""
+
+    def __init__(self) -> None:
+        self.assigned: set[TopicPartition] = set()
+
+    async def partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+        self.assigned -= partitions
+
+    async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        self.assigned |= partitions
+
+
+async def _run_router(settings: Settings, topics: Topics, producer: Producer,
+                      done: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Run a router until `done()` holds, then stop it cleanly."""
+    client = NdxpClient(settings.ndxp)
+    await client.start()
+    router = Router(settings, codec=CODEC, producer=producer, exchange=client, topics=topics)
+    await router.start()
+    try:
+        await wait_for(done, bool, timeout_s=60, what=what)
+    finally:
+        await router.stop()
+        await client.close()
+
+
+async def _mark_unclean(settings: Settings, topics: Topics, tp: TopicPartition) -> None:
+    """Leave the group's commit where a crashed first owner leaves it: 0, `running`."""
+    member = _Member()
+    consumer = GroupConsumer(settings.bootstrap_servers, group_id=router_group(settings),
+                             pattern=topics.router_pattern, rebalance=member)
+    await consumer.start()
+    try:
+        async def owned() -> bool:
+            await consumer.poll(0.1)
+            return tp in member.assigned
+
+        await wait_for(owned, bool, timeout_s=30, interval_s=0.0, what="partition assigned")
+        await consumer.commit({tp: 0}, COMMIT_RUNNING)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_router_taking_over_after_a_crash_sends_nothing_twice(
+    kafka: BrokerHandle, kafka_admin: KafkaAdmin, tmp_path: Path
+) -> None:
+    topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    source = topics.source("one-stop")
+    await kafka_admin.ensure_topics(
+        [TopicSpec(name, 1) for name in (source, topics.replay, topics.dead_letter,
+                                         topics.ledger)])
+    stub_config = StubConfig(data_dir=tmp_path / "stub", port=free_port(), fsync=False)
+    async with StubServer(stub_config) as stub:
+        settings = Settings(
+            bootstrap_servers=kafka.bootstrap, topic_prefix=topics.prefix,
+            ndxp=NdxpSettings(url=stub.url),
+            router=RouterSettings(max_in_flight=64, commit_interval_s=0.1),
+        )
+        producer = Producer(kafka.bootstrap)
+        await producer.start()
+        try:
+            await publish(producer, CODEC, source,
+                          [dossier_envelope(CODEC, n) for n in range(BACKLOG)])
+            tp = TopicPartition(source, 0)
+
+            async def stub_has_all() -> bool:
+                return int((await stub_stats(stub.url))["unique"]) >= BACKLOG
+
+            async def caught_up() -> bool:
+                offsets = await kafka_admin.group_offsets(router_group(settings))
+                return offsets.get(tp, 0) >= BACKLOG
+
+            await _run_router(settings, topics, producer, stub_has_all, "first owner delivered")
+            await _mark_unclean(settings, topics, tp)
+            assert (await kafka_admin.group_offsets(router_group(settings)))[tp] == 0
+            # The next owner must look every record up and find it delivered.
+            await _run_router(settings, topics, producer, caught_up, "next owner caught up")
+        finally:
+            await producer.stop()
+        stats = await stub_stats(stub.url)
+    assert (stats["unique"], stats["duplicates"]) == (BACKLOG, 0), (
+        f"the next owner sent again what the stub already had: {stats}")
