@@ -83,6 +83,12 @@ class RouterSettings(_Section):
     commit_interval_s: float = Field(default=0.5, gt=0)
     drain_timeout_s: float = Field(default=20.0, ge=0)
     lag_interval_s: float = Field(default=5.0, gt=0)
+    # About 200 bytes each: 100,000 is ~20 MiB and half a minute of a full-speed drain,
+    # far longer than a webhook sender waits before resending.
+    remembered_deliveries: int = Field(
+        default=100_000, ge=0,
+        description="recent deliveries kept to answer re-published copies without resending",
+    )
     routes: list[RouteRule] = Field(
         default_factory=lambda: [
             RouteRule(message_type="ioffice.document", service="QG.VBDT.GUINHAN"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -39,11 +38,9 @@ from gateway.router.outcomes import (
     Failure,
     Outcome,
 )
+from gateway.router.recent import RecentDeliveries
 from gateway.router.routing import RoutingTable
 from gateway.topics import Topics
-
-# ~100 bytes each: about 20 MB to remember the last 200,000 deliveries.
-_REMEMBERED_DELIVERIES = 200_000
 
 
 class Abandoned(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -77,6 +74,7 @@ class Forwarder:
         max_attempts: int,
         breaker_threshold: int,
         breaker_reset_s: float,
+        remembered_deliveries: int,
         stopping: asyncio.Event | None = None,
         meters: RouterMeters | None = None,
     ) -> None:
@@ -91,11 +89,7 @@ class Forwarder:
         self._breaker_threshold = breaker_threshold
         self._breaker_reset_s = breaker_reset_s
         self.breakers: dict[str, CircuitBreaker] = {}
-        # Recently delivered transaction id -> receipt id. A connector may legitimately
-        # publish a transaction again (a webhook resend after a timeout, a page re-read
-        # after a crash); the copy shares the business key, so it reaches this router after
-        # the first one's outcome and is answered from here instead of being sent again.
-        self._delivered: OrderedDict[str, str] = OrderedDict()
+        self._delivered = RecentDeliveries(remembered_deliveries)
         self._source_prefix = f"{topics.prefix}src."
 
     def breaker(self, service: str) -> CircuitBreaker:
@@ -236,9 +230,7 @@ class Forwarder:
         raise Abandoned
 
     def _deliver(self, outcome: Outcome, receipt: Receipt) -> None:
-        self._delivered[receipt.transaction_id] = receipt.receipt_id
-        if len(self._delivered) > _REMEMBERED_DELIVERIES:
-            self._delivered.popitem(last=False)
+        self._delivered.add(receipt.transaction_id, receipt.receipt_id)
         outcome.delivered = True
         outcome.receipt_id = receipt.receipt_id
         outcome.duplicate_at_endpoint = receipt.duplicate

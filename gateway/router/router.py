@@ -8,8 +8,9 @@ fetching waits while the window is full.
 Offsets: committed only up to the first record whose outcome is not yet final
 (delivered or dead-lettered, and written to the ledger/dead-letter topic), so a crash
 loses nothing. Commits carry metadata `running`, and a clean stop writes `clean`; a new
-owner that finds `running` reconciles the first window of records with the national
-side before sending them, so a crash does not make the endpoint see a transaction twice.
+owner that finds `running` asks the national side about every record up to the log end
+before sending it, so a crash does not make the endpoint see a transaction twice. A new
+partition stays paused until that decision is made.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Router:
             max_attempts=self._cfg.max_attempts,
             breaker_threshold=self._cfg.breaker_failure_threshold,
             breaker_reset_s=self._cfg.breaker_reset_s,
+            remembered_deliveries=self._cfg.remembered_deliveries,
         )
         self._consumer = GroupConsumer(
             settings.bootstrap_servers,
@@ -102,6 +104,7 @@ class Router:
         # Set whenever a record's outcome becomes final; drain waits on it.
         self._progress = asyncio.Event()
         self._reconcile_below: dict[tuple[str, int], int] = {}
+        self._settling: asyncio.Task[None] | None = None
         self._last_poll_ok = 0.0
         self._started = False
 
@@ -133,6 +136,7 @@ class Router:
         consume.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await consume
+        await self._cancel_settling()
         # Requests already on the wire may finish; records waiting to retry are left
         # uncommitted for the next owner.
         self._stopping.set()
@@ -185,6 +189,7 @@ class Router:
         """Finish (bounded) the revoked partitions' work and commit it before handing over."""
         if not partitions:
             return
+        await self._cancel_settling()
         tps = {(tp.topic, tp.partition) for tp in partitions}
         clean = await self._wait_finished(lambda: self._tracker.outstanding_in(tps) == 0,
                                           self._cfg.drain_timeout_s)
@@ -200,64 +205,62 @@ class Router:
         log.info("partitions revoked", partitions=sorted(f"{t}:{p}" for t, p in tps), clean=clean)
 
     async def partitions_assigned(self, partitions: set[TopicPartition]) -> None:
-        """Decide which newly owned records must be reconciled before sending.
+        """Hold new partitions paused until it is known which records to reconcile.
+
+        aiokafka fetches a new partition while this callback still runs: unpaused, the
+        first records would be sent before the reconcile bound is set (after a crash, one
+        whole window sent twice). Pausing drops what was fetched and keeps the position, so
+        nothing is skipped. The decision needs Kafka, so it runs in an owned task that
+        retries until it succeeds, and the rebalance is not held up meanwhile.
+        """
+        if not partitions:
+            return
+        self._consumer.pause(partitions)
+        await self._cancel_settling()
+        self._settling = asyncio.create_task(self._settle(partitions), name="router-settle")
+        self._settling.add_done_callback(_log_if_died)
+
+    async def _settle(self, partitions: set[TopicPartition]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._decide_reconciliation(partitions)
+                break
+            except KafkaError as exc:
+                attempt += 1
+                log.warning("cannot tell yet what to reconcile; partitions stay paused",
+                            error=str(exc), attempt=attempt)
+                await asyncio.sleep(min(5.0, 0.1 * 2 ** min(attempt, 6)))
+        self._consumer.resume(partitions & self._consumer.assignment())
+        log.info("partitions assigned", partitions=sorted(f"{t}:{p}" for t, p in partitions))
+
+    async def _decide_reconciliation(self, partitions: set[TopicPartition]) -> None:
+        """Set the reconcile bound of each partition; raises KafkaError to be retried.
 
         Invariant: an owner commits a marker for a never-committed partition before it sends
         anything from it, so "no commit" means nobody sent. After an unclean handover the
         previous owner may have sent anything up to today's end of the log (it commits only
         every commit_interval_s), so all of that is reconciled.
         """
-        if not partitions:
-            return
-        # aiokafka fetches a new partition while this callback still runs: without the
-        # pause, the first poll's records would be sent before the reconcile bound is set
-        # (one whole window sent twice after a crash). Pausing drops what was fetched, and
-        # the position stays put, so nothing is skipped.
-        self._consumer.pause(partitions)
-        try:
-            await self._decide_reconciliation(partitions)
-        finally:
-            self._consumer.resume(partitions)
-        log.info("partitions assigned", partitions=sorted(f"{t}:{p}" for t, p in partitions))
-
-    async def _decide_reconciliation(self, partitions: set[TopicPartition]) -> None:
+        commits = await self._admin.group_commits(self._group)
+        ends = await self._consumer.end_offsets(partitions)
+        fresh = {tp: 0 for tp in partitions if tp not in commits}
+        # Offset 0 is only a marker: an out-of-range position resets to earliest.
+        await self._consumer.commit(fresh, COMMIT_RUNNING)
         window = self._cfg.max_in_flight
-        try:
-            commits: dict[TopicPartition, tuple[int, str]] | None = (
-                await self._admin.group_commits(self._group))
-        except KafkaError as exc:
-            log.warning("cannot read committed offsets; reconciling all new partitions",
-                        error=str(exc))
-            commits = None
-        try:
-            ends = await self._consumer.end_offsets(partitions)
-        except KafkaError as exc:
-            log.warning("cannot read end offsets; reconciling a window only", error=str(exc))
-            ends = {}
-        fresh = [tp for tp in partitions if commits is not None and tp not in commits]
-        marked = False
-        if fresh:
-            # The marker must land before anything is sent, or a later owner would wrongly
-            # take the partition as never sent; a fresh broker's coordinator can need seconds.
-            for attempt in range(20):
-                try:
-                    # Offset 0 is only a marker: an out-of-range position resets to earliest.
-                    await self._consumer.commit({tp: 0 for tp in fresh}, COMMIT_RUNNING)
-                except KafkaError as exc:
-                    log.warning("cannot mark new partitions yet", error=str(exc), attempt=attempt)
-                    await asyncio.sleep(0.5)
-                else:
-                    marked = True
-                    break
         for tp in partitions:
-            committed = commits.get(tp) if commits is not None else None
-            if committed is None and marked and commits is not None:
-                continue  # nobody sent anything from here before us
-            if committed is not None and committed[1] == COMMIT_CLEAN:
-                continue
-            offset = committed[0] if committed is not None else 0
-            self._reconcile_below[(tp.topic, tp.partition)] = max(offset + window,
+            committed = commits.get(tp)
+            if committed is None or committed[1] == COMMIT_CLEAN:
+                continue  # nobody sent from here before us, or the last owner finished
+            self._reconcile_below[(tp.topic, tp.partition)] = max(committed[0] + window,
                                                                   ends.get(tp, 0))
+
+    async def _cancel_settling(self) -> None:
+        task, self._settling = self._settling, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # -- consuming and dispatching -------------------------------------------------------
 
@@ -290,9 +293,7 @@ class Router:
 
     def _forget_chain_task(self, task: asyncio.Task[None]) -> None:
         self._chain_tasks.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
-            # _run_chain handles every error of a record; reaching here is a defect.
-            log.error("router chain task died", error=repr(task.exception()))
+        _log_if_died(task)
 
     def _update_room(self) -> None:
         outstanding = self._tracker.outstanding
@@ -415,3 +416,9 @@ class Router:
                         continue
                 CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
             await asyncio.sleep(self._cfg.lag_interval_s)
+
+
+def _log_if_died(task: asyncio.Task[None]) -> None:
+    # Router tasks handle every expected error themselves; reaching here is a defect.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("router task died", task=task.get_name(), error=repr(task.exception()))

@@ -48,6 +48,14 @@ async def _memory_samples(rig: FaultRig, samples: list[tuple[float, Memory]]) ->
         await asyncio.sleep(5)
 
 
+def _quarters(samples: list[Memory]) -> str:
+    """VmRSS at 25, 50, 75 and 100% of a run's samples: a plateau shows as flat numbers."""
+    if not samples:
+        return "no samples"
+    points = [samples[max(0, len(samples) * q // 4 - 1)] for q in (1, 2, 3, 4)]
+    return " ".join(f"{m.rss_kib / 1024:.1f}MiB" for m in points)
+
+
 async def test_soak_200k_transactions_with_faults(
     broker: LocalBroker, workdir: Path, codec: Codec, report: Report
 ) -> None:
@@ -58,14 +66,17 @@ async def test_soak_200k_transactions_with_faults(
         stream = asyncio.create_task(traffic.run())
         start: Memory | None = None
         early: Memory | None = None
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
 
         async def chaos() -> None:
-            nonlocal start, early
+            nonlocal start, early, started_at
             # One crash early on; memory is then measured on the incarnation that
             # carries the rest of the stream: at its start, once warm, and at the end.
             await rig.wait_delivering(10_000, timeout_s=300)
             await rig.kill_gateway()
             start = rig.gateway.memory()
+            started_at = loop.time()
             await rig.wait_delivering(40_000, timeout_s=600)
             early = rig.gateway.memory()
             await rig.restart_broker()
@@ -91,6 +102,8 @@ async def test_soak_200k_transactions_with_faults(
         report(f"memory soak gateway: start {start}; warm {early}; end {end} "
                f"({len(samples)} samples every 5 s, max VmRSS over the run "
                f"{max(m.rss_kib for _, m in samples) / 1024:.1f}MiB)")
+        report(f"memory soak gateway VmRSS by quarter of the last incarnation's life: "
+               f"{_quarters([m for at, m in samples if at >= started_at])}")
         assert end.rss_kib <= early.rss_kib * GROWTH_FACTOR + GROWTH_SLACK_KIB, (
             f"gateway memory kept growing: {early} -> {end}")
         assert reckoning.sent >= 200_000, reckoning

@@ -27,6 +27,7 @@ from gateway.router.outcomes import (
     Outcome,
     dead_letter_headers,
 )
+from gateway.router.recent import RecentDeliveries
 from gateway.router.routing import RoutingTable
 from gateway.settings import RouteRule
 
@@ -112,3 +113,21 @@ def test_dead_letter_headers_use_kafka_connect_names() -> None:
     assert headers[H_EXCEPTION] == b"gateway.errors.RejectedError"
     assert headers[H_MESSAGE] == b"DATA_INCORRECT: subject"
     assert headers[H_ATTEMPTS] == b"1"
+
+
+def test_recent_deliveries_stay_within_capacity_and_keep_the_newest() -> None:
+    recent = RecentDeliveries(1_000)
+    for n in range(10_000):
+        recent.add(f"tx-{n}", f"r-{n}")
+        assert len(recent) <= 1_000
+    assert len(recent) >= 500
+    assert recent.get("tx-9999") == "r-9999"
+    assert recent.get("tx-9500") == "r-9500"  # the last half of the capacity is always kept
+    assert recent.get("tx-0") is None
+
+
+def test_recent_deliveries_with_no_capacity_remember_nothing() -> None:
+    recent = RecentDeliveries(0)
+    recent.add("tx-1", "r-1")
+    assert recent.get("tx-1") is None
+    assert len(recent) == 0
