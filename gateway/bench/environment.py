@@ -19,6 +19,7 @@ __all__ = ["GatewayProcess", "start_broker", "start_stub"]
 import asyncio
 import contextlib
 import shutil
+import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from typing import Any
 import aiohttp
 
 from gateway.bench.measure import BenchError
-from gateway.bench.processes import ChildProcess, Memory, child_env, lgsp_command
+from gateway.bench.processes import ChildProcess, child_env
+from gateway.child_process import Memory, lgsp_command
 from gateway.localkafka import LocalBroker, free_port
 from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.ndxp.wire import READYZ_PATH
@@ -97,15 +99,19 @@ class GatewayProcess:
             # connectors and router (a single machine's gateway).
             "LGSP_ROLES": "connectors,router",
         }
-        command = [*lgsp_command(), "--log-format", "json", "run"]
+        lgsp = lgsp_command()
+        command = [*lgsp, "--log-format", "json", "run"]
         if config is not None:
             command += ["--config", str(config)]
         if profile is not None:
             # pyinstrument samples the whole process and saves the session when the
             # gateway exits after SIGTERM (a clean stop); `pyinstrument --load=FILE`
-            # renders it as text or HTML afterwards.
-            command = [command[0], "-m", "pyinstrument", "-r", "pyisession",
-                       "-o", str(profile), *command[1:]]
+            # renders it as text or HTML afterwards. It takes what the interpreter
+            # would (the console script's file, or `-c PROGRAM`), so the interpreter
+            # itself is dropped from the front of the command.
+            script = command[1:] if lgsp[0] == sys.executable else command
+            command = [sys.executable, "-m", "pyinstrument", "-r", "pyisession",
+                       "-o", str(profile), *script]
         self.process = ChildProcess("the gateway (lgsp run)", command, env=child_env(env),
                                     log_path=log_dir / "gateway.log")
 

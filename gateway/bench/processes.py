@@ -8,44 +8,20 @@ SIGTERM (PR_SET_PDEATHSIG), so no child outlives it.
 
 from __future__ import annotations
 
-__all__ = ["ChildProcess", "Memory", "child_env", "lgsp_command", "read_cpu_s", "read_memory"]
+__all__ = ["ChildProcess", "child_env", "read_cpu_s"]
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
-import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from gateway.child_process import Memory, die_with_parent, read_memory
 from gateway.errors import GatewayError
-
-_PR_SET_PDEATHSIG = 1
-
-
-def lgsp_command() -> list[str]:
-    """How to run the installed `lgsp` command with this interpreter."""
-    script = Path(sys.executable).with_name("lgsp")
-    return [sys.executable, str(script)]
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """A process's resident memory from /proc: now and its peak (high-water mark)."""
-
-    rss_mib: float
-    peak_rss_mib: float
-
 
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
@@ -59,25 +35,6 @@ def read_cpu_s(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
-
-
-def read_memory(pid: int) -> Memory | None:
-    """VmRSS and VmHWM of a live process, or None once it is gone.
-
-    procfs is served from kernel memory, so this read never waits on a disk.
-    """
-    fields: dict[str, float] = {}
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                name, _, value = line.partition(":")
-                if name in ("VmRSS", "VmHWM"):
-                    fields[name] = int(value.split()[0]) / 1024  # kB -> MiB
-    except (OSError, ValueError):
-        return None
-    if len(fields) != 2:
-        return None
-    return Memory(fields["VmRSS"], fields["VmHWM"])
 
 
 class ChildProcess:
@@ -114,7 +71,7 @@ class ChildProcess:
             self._proc = await asyncio.create_subprocess_exec(
                 *self._argv, env=self._env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(),
             )
 
     async def wait_ready(self, url: str, timeout_s: float) -> None:

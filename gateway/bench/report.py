@@ -19,8 +19,8 @@ from rich.table import Table
 from gateway.bench.baselines import KafkaCeiling
 from gateway.bench.codec import CodecRates
 from gateway.bench.measure import Throughput
-from gateway.bench.processes import Memory
 from gateway.bench.scenarios import IngestResult, LatencyResult
+from gateway.child_process import Memory
 
 # Ca Mau's LGSP "records over 32 million transactions": the archive a merged province
 # may have to replay.
@@ -82,7 +82,7 @@ class Report:
             if self.kafka is not None:
                 drain["ratio_to_kafka"] = round(self.drain.per_s / self.kafka.round_trip_per_s, 3)
             if self.drain_memory is not None:
-                drain["gateway_peak_rss_mib"] = round(self.drain_memory.peak_rss_mib, 1)
+                drain["gateway_peak_rss_mib"] = round(self.drain_memory.peak_mib, 1)
             if self.drain_rss:
                 drain["gateway_rss_mib_by_delivered"] = [list(p) for p in self.drain_rss]
             doc["router_drain"] = drain
@@ -97,7 +97,7 @@ class Report:
                              for name, r in self.ingest.items()}
         if self.latency:
             doc["latency"] = [_latency(r) for r in self.latency]
-        memory = {name: {"rss_mib": round(m.rss_mib, 1), "peak_rss_mib": round(m.peak_rss_mib, 1)}
+        memory = {name: {"rss_mib": round(m.rss_mib, 1), "peak_rss_mib": round(m.peak_mib, 1)}
                   for name, m in (("gateway", self.gateway_memory), ("stub", self.stub_memory))
                   if m is not None}
         if memory:
@@ -127,7 +127,7 @@ class Report:
                       _TARGET_P99_MS_AT_500, at_most=True)
         if self.drain_memory is not None:
             check(f"gateway peak RSS draining {self.drain.count if self.drain else 0:,} "
-                  "< 250 MiB", self.drain_memory.peak_rss_mib, _TARGET_RSS_MIB, at_most=True)
+                  "< 250 MiB", self.drain_memory.peak_mib, _TARGET_RSS_MIB, at_most=True)
         if self.codec is not None:
             check("envelope encode/s >= 50000", self.codec.envelope_encode_per_s,
                   _TARGET_CODEC_PER_S)

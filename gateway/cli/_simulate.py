@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import os
 import signal
 from pathlib import Path
@@ -19,7 +18,7 @@ from connectors.ioffice.simulator import IOfficeSimulator
 from connectors.one_stop.simulator import DossierEventSender
 from connectors.reporting.simulator import ReportWriter
 from gateway.cli._base import CommandParser
-from gateway.cli._types import port, positive_int
+from gateway.cli._types import non_negative_number, number, port, positive_int, positive_number
 from gateway.errors import ConfigError
 
 
@@ -39,7 +38,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     ioffice.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     ioffice.add_argument("--port", type=port, default=os.environ.get("LGSP_IOFFICE_PORT", "8081"),
                          help="port (env LGSP_IOFFICE_PORT, default 8081; 0 picks one)")
-    ioffice.add_argument("--rate", type=_non_negative, default=1.0,
+    ioffice.add_argument("--rate", type=non_negative_number, default=1.0,
                          help="documents added per second (default 1; 0: only --count at start)")
     ioffice.add_argument("--count", type=positive_int, default=None,
                          help="stop adding after this many documents (default: never)")
@@ -58,7 +57,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     one_stop.add_argument("--secret", default=os.environ.get("LGSP_WEBHOOK_SECRET"),
                           help="shared webhook secret (env LGSP_WEBHOOK_SECRET, preferred: "
                           "a command line is visible to other users)")
-    one_stop.add_argument("--rate", type=_non_negative, default=0.0,
+    one_stop.add_argument("--rate", type=non_negative_number, default=0.0,
                           help="events per second across all workers (default 0: no limit)")
     one_stop.add_argument("--count", type=positive_int, default=100,
                           help="valid events to send (default 100)")
@@ -71,7 +70,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                           help="share of extra, deliberately bad requests (default 0)")
     one_stop.add_argument("--resend-share", type=_share, default=0.0,
                           help="share of accepted events sent again with the same id (default 0)")
-    one_stop.add_argument("--timeout", type=_positive_float, default=10.0,
+    one_stop.add_argument("--timeout", type=positive_number, default=10.0,
                           help="seconds to wait for one answer (default 10)")
     one_stop.add_argument("--seed", type=int, default=None, help="random seed (same seed: "
                           "same event ids, so a rerun is all duplicates)")
@@ -84,7 +83,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     reporting.add_argument("--dir", type=Path, required=True, help="drop folder (must exist)")
     reporting.add_argument("--count", type=positive_int, default=10,
                            help="files to write (default 10)")
-    reporting.add_argument("--rate", type=_non_negative, default=0.0,
+    reporting.add_argument("--rate", type=non_negative_number, default=0.0,
                            help="files per second (default 0: all at once)")
     reporting.add_argument("--format", choices=["csv", "json", "mixed"], default="mixed",
                            help="file format (default mixed)")
@@ -151,32 +150,8 @@ async def _until_terminated() -> None:
             loop.remove_signal_handler(signal.SIGTERM)
 
 
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must not be negative")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be positive")
-    return value
-
-
 def _share(text: str) -> float:
-    value = _float(text)
+    value = number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
     return value

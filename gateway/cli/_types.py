@@ -1,8 +1,10 @@
-"""Argument value types shared by the CLI's commands: one wording for every command."""
+"""Argument value types shared by the CLI's commands (and the demo's options): one wording
+for every command."""
 
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def port(text: str) -> int:
@@ -24,4 +26,31 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return value
+
+
+def number(text: str) -> float:
+    """A finite number (no nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number above 0 (a rate, a duration)."""
+    value = number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be positive")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number of 0 or more (0 usually meaning none)."""
+    value = number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
     return value

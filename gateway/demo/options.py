@@ -5,7 +5,6 @@ from __future__ import annotations
 __all__ = ["DemoOptions", "parse_args"]
 
 import argparse
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -13,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from gateway.demo.processes import lgsp_command
+from gateway.child_process import lgsp_command
+from gateway.cli._types import non_negative_number, port, positive_number
 
 T = TypeVar("T")
 
@@ -71,40 +71,6 @@ def _env(name: str, parse: Callable[[str], T], default: T) -> T:
         raise argparse.ArgumentTypeError(f"{name}={raw!r}: {exc}") from None
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be positive")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must not be negative")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
 def _flag(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
@@ -137,24 +103,24 @@ def _build(parser: _Parser) -> None:
         ("webhook-port", 8181, "one-stop connector's webhook"),
     ):
         env = "LGSP_DEMO_" + name.upper().replace("-", "_")
-        parser.add_argument(f"--{name}", type=_port, default=None, metavar="N",
+        parser.add_argument(f"--{name}", type=port, default=None, metavar="N",
                             help=f"port of the {what} (env {env}, default {default}; a busy "
                             "default falls back to a free port; 0 always picks one)")
-    parser.add_argument("--duration", type=_positive, default=None, metavar="S",
+    parser.add_argument("--duration", type=positive_number, default=None, metavar="S",
                         help="seconds of traffic (env LGSP_DEMO_DURATION, default 90)")
-    parser.add_argument("--rate", type=_positive, default=None, metavar="N",
+    parser.add_argument("--rate", type=positive_number, default=None, metavar="N",
                         help="transactions per second across the three systems "
                         "(env LGSP_DEMO_RATE, default 30)")
-    parser.add_argument("--outage", type=_positive, default=None, metavar="S",
+    parser.add_argument("--outage", type=positive_number, default=None, metavar="S",
                         help="seconds the national endpoint is down during the traffic "
                         "(env LGSP_DEMO_OUTAGE, default 25)")
-    parser.add_argument("--summary-every", type=_positive, default=None, metavar="S",
+    parser.add_argument("--summary-every", type=positive_number, default=None, metavar="S",
                         help="seconds between summary lines while running on "
                         "(env LGSP_DEMO_SUMMARY_EVERY, default 15)")
-    parser.add_argument("--idle-rate", type=_non_negative, default=None, metavar="N",
+    parser.add_argument("--idle-rate", type=non_negative_number, default=None, metavar="N",
                         help="iOffice documents per second after the story, so the "
                         "dashboards stay alive (env LGSP_DEMO_IDLE_RATE, default 0.5; 0: none)")
-    parser.add_argument("--linger", type=_non_negative, default=None, metavar="S",
+    parser.add_argument("--linger", type=non_negative_number, default=None, metavar="S",
                         help="with --once: keep everything up this many seconds after the "
                         "story before stopping, to look around or script checks "
                         "(env LGSP_DEMO_LINGER, default 0)")
@@ -176,20 +142,20 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[str, DemoOptions]:
     try:
         state = Path(os.environ.get("LGSP_STATE_DIR") or ".lgsp")
         ports = {key: getattr(args, key) if getattr(args, key) is not None
-                 else _env("LGSP_DEMO_" + key.upper(), _port, default)
+                 else _env("LGSP_DEMO_" + key.upper(), port, default)
                  for key, default in _DEFAULT_PORTS.items()}
         options = DemoOptions(
             once=args.once if args.once is not None else _env("LGSP_DEMO_ONCE", _flag, False),
             home=(args.dir or _env("LGSP_DEMO_DIR", Path, state / "demo")).absolute(),
             bootstrap_servers=args.bootstrap_servers
             or os.environ.get("LGSP_BOOTSTRAP_SERVERS") or None,
-            duration_s=_pick(args.duration, "LGSP_DEMO_DURATION", _positive, 90.0),
-            rate=_pick(args.rate, "LGSP_DEMO_RATE", _positive, 30.0),
-            outage_s=_pick(args.outage, "LGSP_DEMO_OUTAGE", _positive, 25.0),
-            summary_every_s=_pick(args.summary_every, "LGSP_DEMO_SUMMARY_EVERY", _positive,
+            duration_s=_pick(args.duration, "LGSP_DEMO_DURATION", positive_number, 90.0),
+            rate=_pick(args.rate, "LGSP_DEMO_RATE", positive_number, 30.0),
+            outage_s=_pick(args.outage, "LGSP_DEMO_OUTAGE", positive_number, 25.0),
+            summary_every_s=_pick(args.summary_every, "LGSP_DEMO_SUMMARY_EVERY", positive_number,
                                   15.0),
-            idle_rate=_pick(args.idle_rate, "LGSP_DEMO_IDLE_RATE", _non_negative, 0.5),
-            linger_s=_pick(args.linger, "LGSP_DEMO_LINGER", _non_negative, 0.0),
+            idle_rate=_pick(args.idle_rate, "LGSP_DEMO_IDLE_RATE", non_negative_number, 0.5),
+            linger_s=_pick(args.linger, "LGSP_DEMO_LINGER", non_negative_number, 0.0),
             lgsp=lgsp_command(),
             **ports,
         )

@@ -8,38 +8,22 @@ a `kill -9` of the demo leaves nothing running.
 
 from __future__ import annotations
 
-__all__ = ["ManagedProcess", "environment", "lgsp_command", "run_command"]
+__all__ = ["ManagedProcess", "environment", "run_command"]
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gateway.child_process import die_with_parent
 from gateway.demo.errors import DemoError
 
-_PR_SET_PDEATHSIG = 1
 _POLL_S = 0.1
 _TAIL_BYTES = 64 * 1024
-
-
-def lgsp_command() -> tuple[str, ...]:
-    """How to run the `lgsp` command of this interpreter's environment (blocking: a stat)."""
-    script = Path(sys.executable).with_name("lgsp")
-    if script.is_file():
-        return (str(script),)
-    # Not installed as a console script (e.g. run from a bare checkout): same entry point.
-    return (sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())")
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _last_line(text: str) -> str:
@@ -99,7 +83,7 @@ class ManagedProcess:
                 self._proc = await asyncio.create_subprocess_exec(
                     *self.argv, env=self._env, stdin=asyncio.subprocess.DEVNULL,
                     stdout=log, stderr=asyncio.subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=_die_with_parent,
+                    start_new_session=True, preexec_fn=die_with_parent(),
                 )
             except OSError as exc:
                 raise DemoError(f"cannot start {self.name} ({self.argv[0]}): "
@@ -169,7 +153,7 @@ async def run_command(argv: Sequence[str], *, env: Mapping[str, str], log_path: 
         proc = await asyncio.create_subprocess_exec(
             *argv, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=log, start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(),
         )
     finally:
         await asyncio.to_thread(log.close)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -14,13 +13,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from gateway import child_process
 from gateway.errors import LocalBrokerError
 from gateway.logs import get_logger
 from gateway.settings import Settings
 
 log = get_logger(__name__)
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +60,6 @@ def _pid_alive(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return stat.read_text().split(") ", 1)[1][:1] != "Z"
     return True
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class LocalBroker:
@@ -262,7 +255,7 @@ class LocalBroker:
                 "-cp", f"{self.lib_dir}/*", "kafka.Kafka", str(props),
                 stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if die_with_parent else None,
+                preexec_fn=child_process.die_with_parent() if die_with_parent else None,
             )
         self._proc = proc
         self._pid_path.write_text(str(proc.pid))

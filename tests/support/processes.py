@@ -11,43 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.child_process import Memory, die_with_parent, read_memory
 from tests.support.cli import LGSP
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """A process's memory from /proc/<pid>/status, in KiB: peak (VmHWM) and current (VmRSS)."""
-
-    peak_kib: int
-    rss_kib: int
-
-    def __str__(self) -> str:
-        return f"VmHWM={self.peak_kib / 1024:.1f}MiB VmRSS={self.rss_kib / 1024:.1f}MiB"
-
-
-def read_memory(pid: int) -> Memory:
-    """VmHWM and VmRSS of a running process (Linux /proc)."""
-    fields: dict[str, int] = {}
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in ("VmHWM", "VmRSS"):
-                fields[name] = int(value.split()[0])
-    return Memory(fields["VmHWM"], fields["VmRSS"])
+# SIGKILL rather than the usual SIGTERM: when pytest dies, its servers go at once, with no
+# graceful stop to wait for.
+_DIE_WITH_PARENT = die_with_parent(signal.SIGKILL)
 
 
 class ServerProcess:
@@ -84,8 +59,12 @@ class ServerProcess:
         return self._proc is not None and self._proc.returncode is None
 
     def memory(self) -> Memory:
-        """Peak and current memory of the running incarnation."""
-        return read_memory(self.pid)
+        """Peak and current memory of the running incarnation; RuntimeError if it is gone."""
+        pid = self.pid
+        found = read_memory(pid)
+        if found is None:
+            raise RuntimeError(f"lgsp {self.args[0]} (pid {pid}) has ended")
+        return found
 
     async def start(self) -> str:
         """Start the command and return its ready line; fails with the log tail if none."""
@@ -97,7 +76,7 @@ class ServerProcess:
             log.flush()
             self._proc = await asyncio.create_subprocess_exec(
                 LGSP, *self.args, env=self.env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=log, preexec_fn=_die_with_parent,
+                stdout=asyncio.subprocess.PIPE, stderr=log, preexec_fn=_DIE_WITH_PARENT,
             )
         assert self._proc.stdout is not None
         try:
@@ -184,7 +163,7 @@ async def run_lgsp(*args: str, env: Mapping[str, str], timeout_s: float = 120.0)
     proc = await asyncio.create_subprocess_exec(
         LGSP, *args, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_DIE_WITH_PARENT,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
