@@ -83,8 +83,10 @@ class GatewayProcess:
     """`lgsp run` as a child process, and the admin API calls the benchmark makes to it."""
 
     def __init__(self, settings: Settings, *, log_dir: Path, config: Path | None,
-                 profile: Path | None) -> None:
+                 profile: Path | None, name: str = "gateway",
+                 roles: str = "connectors,router") -> None:
         self.port = free_port()
+        self.log_dir = log_dir
         self._profile = profile
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -95,9 +97,9 @@ class GatewayProcess:
             "LGSP_NDXP__URL": settings.ndxp.url,
             "LGSP_NDXP__CLIENT_SECRET": settings.ndxp.client_secret.get_secret_value(),
             "LGSP_STATE_DIR": str(settings.state_dir),
-            # Both roles, whatever the caller's environment says: the benchmark measures
-            # connectors and router (a single machine's gateway).
-            "LGSP_ROLES": "connectors,router",
+            # Set, whatever the caller's environment says: the benchmark's main process is
+            # a single machine's gateway (connectors and router); extra ones route only.
+            "LGSP_ROLES": roles,
         }
         lgsp = lgsp_command()
         command = [*lgsp, "--log-format", "json", "run"]
@@ -112,8 +114,8 @@ class GatewayProcess:
             script = command[1:] if lgsp[0] == sys.executable else command
             command = [sys.executable, "-m", "pyinstrument", "-r", "pyisession",
                        "-o", str(profile), *script]
-        self.process = ChildProcess("the gateway (lgsp run)", command, env=child_env(env),
-                                    log_path=log_dir / "gateway.log")
+        self.process = ChildProcess(f"the {name} (lgsp run)", command, env=child_env(env),
+                                    log_path=log_dir / f"{name}.log")
 
     async def start(self) -> None:
         """Start and wait for /readyz (Kafka connected, router polling)."""
@@ -124,6 +126,11 @@ class GatewayProcess:
         """SIGTERM: the gateway drains in-flight work and exits; SIGKILL if it hangs."""
         # A profiled gateway renders its report after exiting: give it time for that.
         await self.process.stop(timeout_s=30.0 if self._profile is None else 300.0)
+
+    @property
+    def started(self) -> bool:
+        """Whether `start` ran (and `stop` not since)."""
+        return self.process.started
 
     def alive(self) -> bool:
         """False once the process has ended on its own (True before it starts)."""

@@ -93,6 +93,11 @@ class ChildProcess:
                 await asyncio.sleep(0.1)
 
     @property
+    def started(self) -> bool:
+        """Whether the child was started (and not stopped since)."""
+        return self._proc is not None
+
+    @property
     def exited(self) -> bool:
         """Whether the child was started and has ended on its own."""
         return self._proc is not None and self._proc.returncode is not None

@@ -144,8 +144,11 @@ async def _start_parts(stack: contextlib.AsyncExitStack, options: BenchOptions, 
     # Every topic the router reads exists before it starts: a topic appearing later
     # would trigger a rebalance in the middle of a measurement.
     await admin.ensure_topics([TopicSpec(name, _PARTITIONS) for name in (
-        rig.unrouted("kafka"), rig.unrouted("http-backlog"), topics.source(_BACKLOG),
+        rig.unrouted("kafka"), rig.unrouted("http-backlog"),
         *(topics.source(_latency_connector(rate)) for rate in options.rates))])
+    # Partitions are the unit a consumer group shares out: as many per router process.
+    await admin.ensure_topics(
+        [TopicSpec(topics.source(_BACKLOG), _PARTITIONS * options.router_processes)])
     return rig, stub
 
 
@@ -166,13 +169,29 @@ async def _baselines(rig: Rig, options: BenchOptions, report: Report,
 async def _through_gateway(rig: Rig, gateway: GatewayProcess, options: BenchOptions,
                            report: Report, progress: Progress) -> None:
     n, selected = options.transactions, options.scenarios
-    if "drain" in selected:
+    if "drain" in selected and options.router_processes > 1:
+        # Scale-out: router-only processes that start alike, so they join the group in
+        # one generation instead of rebalancing mid-drain; the gateway starts afterwards.
+        routers = [GatewayProcess(rig.settings, log_dir=gateway.log_dir, config=options.config,
+                                  profile=None, name=f"router-{i}", roles="router")
+                   for i in range(1, options.router_processes + 1)]
+        progress(f"router drain: pre-loading {n:,} transactions, then starting "
+                 f"{len(routers)} router processes")
+        await preload(rig, rig.topics.source(_BACKLOG), n, _BACKLOG)
+        try:
+            drained = await router_drain(rig, routers, n)
+            report.drain_memory = routers[0].memory()
+        finally:
+            await asyncio.gather(*(router.stop() for router in routers))
+        report.drain_processes = len(routers)
+        report.drain, report.drain_rss = drained.throughput, drained.rss_mib
+    elif "drain" in selected:
         progress(f"router drain: pre-loading {n:,} transactions, then starting `lgsp run`")
         await preload(rig, rig.topics.source(_BACKLOG), n, _BACKLOG)
-        drained = await router_drain(rig, gateway, n)
+        drained = await router_drain(rig, [gateway], n)
         report.drain, report.drain_rss = drained.throughput, drained.rss_mib
         report.drain_memory = gateway.memory()
-    else:
+    if not gateway.started:
         progress("starting `lgsp run`")
         await gateway.start()
     if "ingest" in selected:

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,6 +134,10 @@ async def preload(rig: Rig, topic: str, count: int, connector: str) -> None:
         await produce_all(rig.producer, topic, records())
 
 
+# How long baseline H may take, after the stub counted its last transaction, to finish.
+_FINISH_S = 30.0
+
+
 async def http_ceiling(rig: Rig, topic: str, count: int) -> Throughput:
     """Baseline H: the minimal forwarder drains `topic` to the stub."""
     counter = stub_unique(rig.session, rig.stub_url)
@@ -145,15 +149,16 @@ async def http_ceiling(rig: Rig, topic: str, count: int) -> Throughput:
         rate = await watch(counter, count, start=base, timeout_s=time_bound(count),
                            what="baseline H", alive=lambda: not forwarding.done(),
                            cpu=rig.meters(forwarder=time.process_time))
-    except BenchError:
-        if forwarding.done():
+    except BaseException as exc:
+        if isinstance(exc, BenchError) and forwarding.done():
             forwarding.result()  # the forwarder's own error says more
-        raise
-    finally:
-        if not forwarding.done():
-            forwarding.cancel()
+        forwarding.cancel()
         await asyncio.wait([forwarding])
-    forwarding.result()
+        raise
+    # The stub counts the last transaction before its answer reaches the forwarder: the
+    # forwarder reads its last answers and closes by itself (cancelling it here made a
+    # finished run fail with CancelledError).
+    await asyncio.wait_for(forwarding, _FINISH_S)
     return rate
 
 
@@ -169,15 +174,20 @@ class DrainResult:
 _RSS_EVERY_S = 5.0
 
 
-async def router_drain(rig: Rig, gateway: GatewayProcess, count: int) -> DrainResult:
-    """Start the gateway on a pre-loaded backlog; the rate its router delivers it at."""
+async def router_drain(rig: Rig, routers: Sequence[GatewayProcess], count: int) -> DrainResult:
+    """Start `lgsp run` processes on a pre-loaded backlog; the rate they deliver it at, and
+    the first one's memory along the way."""
     counter = stub_unique(rig.session, rig.stub_url)
     base = await counter()
+    gateway = routers[0]
+    meters: dict[str, CpuMeter] = {"gateway": gateway.process.cpu_s}
+    meters.update({f"router{n}": router.process.cpu_s
+                   for n, router in enumerate(routers[1:], 2)})
     # The watcher runs while the gateway starts, so its first sample precedes the
     # first delivery and the rate covers the whole drain.
-    watching = asyncio.create_task(watch(counter, count, start=base, timeout_s=time_bound(count),
-                                         what="router drain", alive=gateway.alive,
-                                         cpu=rig.meters(gateway=gateway.process.cpu_s)))
+    watching = asyncio.create_task(watch(
+        counter, count, start=base, timeout_s=time_bound(count), what="router drain",
+        alive=lambda: all(router.alive() for router in routers), cpu=rig.meters(**meters)))
     rss: list[tuple[int, float]] = []
 
     async def sample_rss() -> None:
@@ -190,7 +200,7 @@ async def router_drain(rig: Rig, gateway: GatewayProcess, count: int) -> DrainRe
 
     sampling = asyncio.create_task(sample_rss())
     try:
-        await gateway.start()
+        await asyncio.gather(*(router.start() for router in routers))
         return DrainResult(await watching, rss)
     finally:
         for task in (watching, sampling):

@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     bench.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
                        help=f"webhook client connections for single events (default "
                        f"{defaults.concurrency})")
+    bench.add_argument("--router-processes", type=_positive_int, default=None, metavar="N",
+                       help="router processes (one consumer group) draining the backlog; "
+                       "the extra ones run with LGSP_ROLES=router (default 1)")
     bench.add_argument("--rates", type=_rates, default=None, metavar="R,R",
                        help="offered loads (tx/s) of the latency runs (default 500,2000)")
     bench.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
@@ -74,6 +77,7 @@ def _options(args: argparse.Namespace) -> BenchOptions:
     changes: dict[str, Any] = {
         "transactions": args.transactions, "ingest_events": args.ingest_events,
         "batch_size": args.batch_size, "concurrency": args.concurrency, "rates": args.rates,
+        "router_processes": args.router_processes,
         "duration_s": args.duration, "scenarios": args.scenarios,
         "bootstrap_servers": args.bootstrap_servers, "output": args.output,
         "profile": args.profile, "config": args.config,

@@ -159,6 +159,10 @@ class Router:
         await self._admin.stop()
         log.info("router stopped", drained=drained)
 
+    def owned_partitions(self) -> set[TopicPartition]:
+        """The partitions this router's group member owns now."""
+        return self._consumer.assignment()
+
     def ready(self) -> bool:
         """Joined and polling: the last successful poll is recent."""
         return self._started and time.monotonic() - self._last_poll_ok < 30
@@ -196,8 +200,15 @@ class Router:
         for task, key in list(self._chain_tasks.items()):
             if (key[0], key[1]) in tps:
                 task.cancel()
-        with contextlib.suppress(KafkaError):
-            await self._commit(COMMIT_CLEAN if clean else COMMIT_RUNNING, only=tps)
+        try:
+            # Every revoked partition's point, changed or not: the last periodic commit
+            # says `running`, and left so the next owner would look up every record to
+            # the end of the log before sending it.
+            await self._commit(COMMIT_CLEAN if clean else COMMIT_RUNNING, only=tps,
+                               everything=True)
+        except KafkaError as exc:
+            log.warning("commit on revocation failed; the next owner will reconcile",
+                        error=str(exc))
         self._tracker.forget(tps)
         for tp in tps:
             self._reconcile_below.pop(tp, None)
@@ -380,13 +391,12 @@ class Router:
         self, metadata: str, *, only: set[tuple[str, int]] | None = None,
         everything: bool = False,
     ) -> None:
-        offsets = self._tracker.committable()
+        """Commit what advanced since the last commit, or `everything` tracked; `only` some."""
+        offsets = self._tracker.all_commit_points() if everything else self._tracker.committable()
         if only is not None:
             offsets = {tp: off for tp, off in offsets.items() if tp in only}
-        if not offsets and not everything:
+        if not offsets:
             return
-        if everything:
-            offsets = self._tracker.all_commit_points()
         await self._consumer.commit(
             {TopicPartition(t, p): off for (t, p), off in offsets.items()}, metadata
         )

@@ -9,6 +9,7 @@ is still deciding what to reconcile.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, TopicPartition, TopicSpec
 from gateway.localkafka import free_port
+from gateway.metrics import STUB
 from gateway.ndxp import NdxpClient
 from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.router import Router
@@ -117,3 +119,66 @@ async def test_a_router_taking_over_after_a_crash_sends_nothing_twice(
         stats = await stub_stats(stub.url)
     assert (stats["unique"], stats["duplicates"]) == (BACKLOG, 0), (
         f"the next owner sent again what the stub already had: {stats}")
+
+
+def _lookups_not_found() -> float:
+    return STUB.get_sample_value(
+        "lgsp_stub_requests_total", {"service": "QG.DVCQG.DONGBOHOSO", "result": "not_found"}
+    ) or 0.0
+
+
+async def test_a_clean_handover_lets_the_next_owner_send_without_asking_first(
+    kafka: BrokerHandle, kafka_admin: KafkaAdmin, tmp_path: Path
+) -> None:
+    # A router that finished its work hands its partitions over as `clean`: the next owner
+    # must not look every record up before sending it (an extra request per transaction).
+    topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    source = topics.source("one-stop")
+    await kafka_admin.ensure_topics(
+        [TopicSpec(source, 2)] + [TopicSpec(name, 1) for name in (
+            topics.replay, topics.dead_letter, topics.ledger)])
+    stub_config = StubConfig(data_dir=tmp_path / "stub", port=free_port(), fsync=False)
+    async with StubServer(stub_config) as stub, contextlib.AsyncExitStack() as stack:
+        settings = Settings(
+            bootstrap_servers=kafka.bootstrap, topic_prefix=topics.prefix,
+            ndxp=NdxpSettings(url=stub.url),
+            router=RouterSettings(commit_interval_s=0.1),
+        )
+        producer = Producer(kafka.bootstrap)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+
+        async def router() -> Router:
+            client = NdxpClient(settings.ndxp)
+            await client.start()
+            stack.push_async_callback(client.close)
+            started = Router(settings, codec=CODEC, producer=producer, exchange=client,
+                             topics=topics)
+            await started.start()
+            stack.push_async_callback(started.stop)
+            return started
+
+        async def committed() -> int:
+            offsets = await kafka_admin.group_offsets(router_group(settings))
+            return sum(off for tp, off in offsets.items() if tp.topic == source)
+
+        async def unique() -> int:
+            return int((await stub_stats(stub.url))["unique"])
+
+        first = await router()
+        await publish(producer, CODEC, source, [dossier_envelope(CODEC, n) for n in range(100)])
+        await wait_for(committed, lambda n: n >= 100, timeout_s=60, what="first backlog done")
+        lookups = _lookups_not_found()
+        second = await router()
+
+        async def shared() -> bool:
+            return all(any(tp.topic == source for tp in r.owned_partitions())
+                       for r in (first, second))
+
+        await wait_for(shared, bool, timeout_s=60, what="both routers own a partition")
+        await publish(producer, CODEC, source,
+                      [dossier_envelope(CODEC, n) for n in range(100, 300)])
+        await wait_for(unique, lambda n: n >= 300, timeout_s=60, what="second backlog done")
+        stats = await stub_stats(stub.url)
+    assert (stats["unique"], stats["duplicates"]) == (300, 0), stats
+    assert _lookups_not_found() - lookups == 0, "records were looked up after a clean handover"
