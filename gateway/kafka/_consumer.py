@@ -96,17 +96,19 @@ class GroupConsumer:
             )
         return [to_record(msg) for msgs in batches.values() for msg in msgs]
 
-    async def commit(self, offsets: Mapping[TopicPartition, int], metadata: str = "") -> None:
+    async def commit(self, offsets: Mapping[TopicPartition, int],
+                     metadata: str | Mapping[TopicPartition, str] = "") -> None:
         """Commit, per partition, the offset of the next record to read.
 
-        `metadata` is stored with each offset; the router uses it to tell the next owner
-        whether it stopped cleanly.
+        `metadata` (one string, or one per partition) is stored with each offset; the
+        router uses it to tell the next owner what it may have sent.
         """
         if not offsets:
             return
+        meta = metadata if not isinstance(metadata, str) else dict.fromkeys(offsets, metadata)
         with translated("offset commit"):
             await self._consumer.commit(
-                {AkTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(off, metadata)
+                {AkTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(off, meta[tp])
                  for tp, off in offsets.items()}
             )
 

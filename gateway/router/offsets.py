@@ -15,6 +15,7 @@ class PartitionOffsets:
     """
 
     next_commit: int | None = None
+    highest: int = -1
     _pending: list[int] = field(default_factory=list)
     _done: set[int] = field(default_factory=set)
 
@@ -22,6 +23,7 @@ class PartitionOffsets:
         """A record was consumed and dispatched."""
         if self.next_commit is None:
             self.next_commit = offset
+        self.highest = max(self.highest, offset)
         heapq.heappush(self._pending, offset)
 
     def finish(self, offset: int) -> None:
@@ -73,6 +75,11 @@ class OffsetTracker:
         return {
             tp: p.next_commit for tp, p in self._partitions.items() if p.next_commit is not None
         }
+
+    def highest(self, tp: tuple[str, int]) -> int:
+        """The highest offset dispatched in a partition (-1 if none)."""
+        part = self._partitions.get(tp)
+        return part.highest if part is not None else -1
 
     def commit_point(self, tp: tuple[str, int]) -> int | None:
         """The next offset to commit for a partition, if any record was seen."""

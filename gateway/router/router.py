@@ -7,10 +7,10 @@ fetching waits while the window is full.
 
 Offsets: committed only up to the first record whose outcome is not yet final
 (delivered or dead-lettered, and written to the ledger/dead-letter topic), so a crash
-loses nothing. Commits carry metadata `running`, and a clean stop writes `clean`; a new
-owner that finds `running` asks the national side about every record up to the log end
-before sending it, so a crash does not make the endpoint see a transaction twice. A new
-partition stays paused until that decision is made.
+loses nothing. Each commit also declares how far this owner may send (see leases), and
+a clean stop writes `clean`; a new owner asks the national side about the records the
+previous one may have sent before sending them, so a crash does not make the endpoint
+see a transaction twice. A new partition stays paused until that is decided.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from gateway.metrics import (
 )
 from gateway.router.backoff import Backoff
 from gateway.router.forwarder import Abandoned, Forwarder, NationalExchange
+from gateway.router.leases import CLEAN, SendLeases, parse_lease, running
 from gateway.router.offsets import OffsetTracker
 from gateway.router.outcomes import (
     LEDGER_SCHEMA,
@@ -49,8 +50,8 @@ from gateway.topics import Topics
 
 log = get_logger(__name__)
 
-COMMIT_RUNNING = "running"
-COMMIT_CLEAN = "clean"
+# Commits retry quickly while workers wait for a limit, without spinning on a dead broker.
+_COMMIT_RETRY_S = 0.2
 
 ChainKey = tuple[str, int, Hashable]
 
@@ -96,6 +97,8 @@ class Router:
         )
         self._admin = KafkaAdmin(settings.bootstrap_servers, client_id="lgsp-router-admin")
         self._tracker = OffsetTracker()
+        # Two windows ahead: a worker rarely has to wait for a commit to send.
+        self._leases = SendLeases(headroom=2 * self._cfg.max_in_flight)
         self._chains: dict[ChainKey, deque[Record]] = {}
         self._chain_tasks: dict[asyncio.Task[None], ChainKey] = {}
         self._loops: list[asyncio.Task[None]] = []
@@ -151,7 +154,7 @@ class Router:
                 await task
         self._loops = []
         try:
-            await self._commit(COMMIT_CLEAN if drained else COMMIT_RUNNING, everything=True)
+            await self._commit(clean=drained, everything=True)
         except KafkaError as exc:
             log.warning("final offset commit failed; records will be reconciled on restart",
                         error=str(exc))
@@ -204,12 +207,12 @@ class Router:
             # Every revoked partition's point, changed or not: the last periodic commit
             # says `running`, and left so the next owner would look up every record to
             # the end of the log before sending it.
-            await self._commit(COMMIT_CLEAN if clean else COMMIT_RUNNING, only=tps,
-                               everything=True)
+            await self._commit(clean=clean, only=tps, everything=True)
         except KafkaError as exc:
             log.warning("commit on revocation failed; the next owner will reconcile",
                         error=str(exc))
         self._tracker.forget(tps)
+        self._leases.forget(tps)
         for tp in tps:
             self._reconcile_below.pop(tp, None)
         self._update_room()
@@ -248,23 +251,23 @@ class Router:
     async def _decide_reconciliation(self, partitions: set[TopicPartition]) -> None:
         """Set the reconcile bound of each partition; raises KafkaError to be retried.
 
-        Invariant: an owner commits a marker for a never-committed partition before it sends
-        anything from it, so "no commit" means nobody sent. After an unclean handover the
-        previous owner may have sent anything up to today's end of the log (it commits only
-        every commit_interval_s), so all of that is reconciled.
+        The previous owner's commit says how far it may have sent (see leases): nothing
+        (no commit), nothing unfinished (`clean`), or below a limit. A commit without a
+        readable limit means anything up to today's end of the log.
         """
         commits = await self._admin.group_commits(self._group)
         ends = await self._consumer.end_offsets(partitions)
-        fresh = {tp: 0 for tp in partitions if tp not in commits}
-        # Offset 0 is only a marker: an out-of-range position resets to earliest.
-        await self._consumer.commit(fresh, COMMIT_RUNNING)
-        window = self._cfg.max_in_flight
         for tp in partitions:
             committed = commits.get(tp)
-            if committed is None or committed[1] == COMMIT_CLEAN:
-                continue  # nobody sent from here before us, or the last owner finished
-            self._reconcile_below[(tp.topic, tp.partition)] = max(committed[0] + window,
-                                                                  ends.get(tp, 0))
+            if committed is None:
+                continue  # nobody sent from here before us
+            lease = parse_lease(committed[1])
+            if lease.clean:
+                continue
+            bound = lease.limit if lease.limit is not None else ends.get(tp, 0)
+            key = (tp.topic, tp.partition)
+            self._reconcile_below[key] = bound
+            self._leases.inherit(key, bound)
 
     async def _cancel_settling(self) -> None:
         task, self._settling = self._settling, None
@@ -319,7 +322,10 @@ class Router:
         try:
             while queue:
                 rec = queue[0]
-                reconcile = rec.offset < self._reconcile_below.get((rec.topic, rec.partition), -1)
+                tp = (rec.topic, rec.partition)
+                if not self._leases.allows(tp, rec.offset):
+                    await self._leases.wait_allowed(tp, rec.offset)
+                reconcile = rec.offset < self._reconcile_below.get(tp, -1)
                 try:
                     outcome = await self.forwarder.process(rec, reconcile_first=reconcile)
                 except Abandoned:
@@ -388,27 +394,51 @@ class Router:
     # -- commits and lag -----------------------------------------------------------------
 
     async def _commit(
-        self, metadata: str, *, only: set[tuple[str, int]] | None = None,
-        everything: bool = False,
+        self, *, clean: bool = False, only: set[tuple[str, int]] | None = None,
+        everything: bool = False, raise_limits: bool = False,
     ) -> None:
-        """Commit what advanced since the last commit, or `everything` tracked; `only` some."""
-        offsets = self._tracker.all_commit_points() if everything else self._tracker.committable()
+        """Commit what advanced since the last commit, or `everything` tracked; `only` some.
+
+        Unless `clean`, each partition's metadata declares its send limit; with
+        `raise_limits` the limits move ahead of the dispatched records (and a partition
+        whose limit moves is committed even if its offset did not).
+        """
+        tracker, leases = self._tracker, self._leases
+        offsets = tracker.all_commit_points() if everything else tracker.committable()
+        limits: dict[tuple[str, int], int] = {}
+        if raise_limits:
+            for tp, point in tracker.all_commit_points().items():
+                proposal = leases.proposal(tp, tracker.highest(tp))
+                if proposal > leases.declared(tp) or tp in offsets:
+                    limits[tp] = proposal
+                    offsets[tp] = point
         if only is not None:
             offsets = {tp: off for tp, off in offsets.items() if tp in only}
         if not offsets:
             return
+        metadata = {
+            TopicPartition(*tp): CLEAN if clean else running(limits.get(tp, leases.declared(tp)))
+            for tp in offsets
+        }
         await self._consumer.commit(
             {TopicPartition(t, p): off for (t, p), off in offsets.items()}, metadata
         )
-        self._tracker.mark_committed(offsets)
+        tracker.mark_committed(offsets)
+        if limits:
+            leases.landed({tp: limit for tp, limit in limits.items() if tp in offsets})
 
     async def _commit_loop(self) -> None:
+        wanted = self._leases.wanted
         while True:
-            await asyncio.sleep(self._cfg.commit_interval_s)
+            # Every interval, or at once when a worker waits for a higher limit.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wanted.wait(), self._cfg.commit_interval_s)
+            wanted.clear()
             try:
-                await self._commit(COMMIT_RUNNING)
+                await self._commit(raise_limits=True)
             except KafkaError as exc:
                 log.warning("offset commit failed; will retry", error=str(exc))
+                await asyncio.sleep(_COMMIT_RETRY_S)
             for service, breaker in self.forwarder.breakers.items():
                 CIRCUIT_STATE.labels(service).set(int(breaker.state))
 

@@ -1,10 +1,11 @@
-"""A router taking over after an unclean stop: nothing the previous owner sent goes twice.
+"""Hand-overs between routers: nothing the previous owner sent goes twice, and nothing
+it cannot have sent is looked up first.
 
-The previous owner is played by a router that delivered a backlog, after which the group's
-commit is set back to offset 0 with the `running` mark (what a crash right after the
-first marker leaves behind). The next router must ask the stub about every record before
-sending it, including the first records aiokafka fetches while the assignment callback
-is still deciding what to reconcile.
+For the crash case the previous owner is played by a router that delivered part of a
+backlog, after which the group's commit is set back to offset 0 declaring that it may
+have sent that part (what a crash right after its first commit leaves behind). The next
+router must ask the stub about exactly that part before sending it, including the first
+records aiokafka fetches while the assignment callback is still deciding.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gateway.metrics import STUB
 from gateway.ndxp import NdxpClient
 from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.router import Router
-from gateway.router.router import COMMIT_RUNNING
+from gateway.router.leases import running
 from gateway.settings import NdxpSettings, RouterSettings, Settings, router_group
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.integration
 
 CODEC = Codec(SchemaRegistry.load(Settings().schemas_dir))
 BACKLOG = 300
+SENT_BEFORE = 100
 
 
 class _Member:
@@ -63,8 +65,10 @@ async def _run_router(settings: Settings, topics: Topics, producer: Producer,
         await client.close()
 
 
-async def _mark_unclean(settings: Settings, topics: Topics, tp: TopicPartition) -> None:
-    """Leave the group's commit where a crashed first owner leaves it: 0, `running`."""
+async def _mark_unclean(settings: Settings, topics: Topics, tp: TopicPartition,
+                        limit: int) -> None:
+    """Leave the group's commit where a crashed first owner leaves it: offset 0, having
+    declared it may send every record below `limit`."""
     member = _Member()
     consumer = GroupConsumer(settings.bootstrap_servers, group_id=router_group(settings),
                              pattern=topics.router_pattern, rebalance=member)
@@ -75,7 +79,7 @@ async def _mark_unclean(settings: Settings, topics: Topics, tp: TopicPartition) 
             return tp in member.assigned
 
         await wait_for(owned, bool, timeout_s=30, interval_s=0.0, what="partition assigned")
-        await consumer.commit({tp: 0}, COMMIT_RUNNING)
+        await consumer.commit({tp: 0}, running(limit))
     finally:
         await consumer.stop()
 
@@ -99,31 +103,35 @@ async def test_a_router_taking_over_after_a_crash_sends_nothing_twice(
         await producer.start()
         try:
             await publish(producer, CODEC, source,
-                          [dossier_envelope(CODEC, n) for n in range(BACKLOG)])
+                          [dossier_envelope(CODEC, n) for n in range(SENT_BEFORE)])
             tp = TopicPartition(source, 0)
 
             async def stub_has_all() -> bool:
-                return int((await stub_stats(stub.url))["unique"]) >= BACKLOG
+                return int((await stub_stats(stub.url))["unique"]) >= SENT_BEFORE
 
             async def caught_up() -> bool:
                 offsets = await kafka_admin.group_offsets(router_group(settings))
                 return offsets.get(tp, 0) >= BACKLOG
 
             await _run_router(settings, topics, producer, stub_has_all, "first owner delivered")
-            await _mark_unclean(settings, topics, tp)
+            await _mark_unclean(settings, topics, tp, SENT_BEFORE)
             assert (await kafka_admin.group_offsets(router_group(settings)))[tp] == 0
-            # The next owner must look every record up and find it delivered.
+            await publish(producer, CODEC, source,
+                          [dossier_envelope(CODEC, n) for n in range(SENT_BEFORE, BACKLOG)])
+            found, not_found = _lookups("found"), _lookups("not_found")
+            # The next owner must look up what the first may have sent, and only that.
             await _run_router(settings, topics, producer, caught_up, "next owner caught up")
         finally:
             await producer.stop()
         stats = await stub_stats(stub.url)
     assert (stats["unique"], stats["duplicates"]) == (BACKLOG, 0), (
         f"the next owner sent again what the stub already had: {stats}")
+    assert (_lookups("found") - found, _lookups("not_found") - not_found) == (SENT_BEFORE, 0)
 
 
-def _lookups_not_found() -> float:
+def _lookups(result: str) -> float:
     return STUB.get_sample_value(
-        "lgsp_stub_requests_total", {"service": "QG.DVCQG.DONGBOHOSO", "result": "not_found"}
+        "lgsp_stub_requests_total", {"service": "QG.DVCQG.DONGBOHOSO", "result": result}
     ) or 0.0
 
 
@@ -168,7 +176,7 @@ async def test_a_clean_handover_lets_the_next_owner_send_without_asking_first(
         first = await router()
         await publish(producer, CODEC, source, [dossier_envelope(CODEC, n) for n in range(100)])
         await wait_for(committed, lambda n: n >= 100, timeout_s=60, what="first backlog done")
-        lookups = _lookups_not_found()
+        lookups = _lookups("not_found")
         second = await router()
 
         async def shared() -> bool:
@@ -181,4 +189,4 @@ async def test_a_clean_handover_lets_the_next_owner_send_without_asking_first(
         await wait_for(unique, lambda n: n >= 300, timeout_s=60, what="second backlog done")
         stats = await stub_stats(stub.url)
     assert (stats["unique"], stats["duplicates"]) == (300, 0), stats
-    assert _lookups_not_found() - lookups == 0, "records were looked up after a clean handover"
+    assert _lookups("not_found") - lookups == 0, "records were looked up after a clean handover"

@@ -11,6 +11,7 @@ from gateway.errors import NoRouteError, RejectedError
 from gateway.kafka import Record
 from gateway.router.backoff import Backoff
 from gateway.router.breaker import CircuitBreaker, CircuitState
+from gateway.router.leases import Lease, SendLeases, parse_lease, running
 from gateway.router.offsets import OffsetTracker
 from gateway.router.outcomes import (
     H_ATTEMPTS,
@@ -131,3 +132,30 @@ def test_recent_deliveries_with_no_capacity_remember_nothing() -> None:
     recent.add("tx-1", "r-1")
     assert recent.get("tx-1") is None
     assert len(recent) == 0
+
+
+@pytest.mark.parametrize(("metadata", "lease"), [
+    ("clean", Lease(clean=True, limit=None)),
+    (running(1234), Lease(clean=False, limit=1234)),
+    ("running", Lease(clean=False, limit=None)),  # an older owner: anything may be sent
+    ("", Lease(clean=False, limit=None)),
+    ("running:-5", Lease(clean=False, limit=None)),
+])
+def test_a_commits_metadata_says_how_far_its_owner_may_have_sent(
+    metadata: str, lease: Lease
+) -> None:
+    assert parse_lease(metadata) == lease
+
+
+async def test_leases_allow_only_below_a_committed_limit_and_never_shrink() -> None:
+    leases = SendLeases(headroom=10)
+    tp = ("t", 0)
+    assert not leases.allows(tp, 0)  # nothing declared yet: nothing may be sent
+    leases.inherit(tp, 500)  # the previous owner may have sent below 500
+    assert leases.proposal(tp, highest_dispatched=3) == 500
+    leases.landed({tp: leases.proposal(tp, highest_dispatched=3)})
+    assert leases.allows(tp, 499) and not leases.allows(tp, 500)
+    assert leases.proposal(tp, highest_dispatched=600) == 611
+    assert leases.declared(tp) == 500
+    leases.forget({tp})
+    assert not leases.allows(tp, 0)
