@@ -25,6 +25,10 @@ __all__ = [
     "OUTCOME_DEAD_LETTERED",
     "OUTCOME_DELIVERED",
     "OUTCOME_RETRIED",
+    "RECONCILED",
+    "RECONCILE_ABSENT",
+    "RECONCILE_FAILED",
+    "RECONCILE_FOUND",
     "REPLAYED",
     "STUB",
     "STUB_DUPLICATES",
@@ -42,6 +46,11 @@ STUB = CollectorRegistry(auto_describe=True)
 OUTCOME_DELIVERED = "delivered"
 OUTCOME_RETRIED = "retried"
 OUTCOME_DEAD_LETTERED = "dead_lettered"
+
+# Results of asking a national service whether it already has a transaction.
+RECONCILE_FOUND = "found"
+RECONCILE_ABSENT = "absent"
+RECONCILE_FAILED = "failed"
 
 # Latency buckets from 1 ms to 60 s: national calls are usually tens of milliseconds,
 # but a backlog after an outage shows up in the tail.
@@ -68,6 +77,14 @@ END_TO_END_LATENCY = Histogram(
     "Time from a transaction's occurred-at at the source to its delivery.",
     ["connector", "service"],
     buckets=_LATENCY_BUCKETS,
+    registry=GATEWAY,
+)
+RECONCILED = Counter(
+    "lgsp_reconciliations",
+    "Lookups asking a national service whether it already has a transaction before it is "
+    "sent (after an unanswered send, a router crash or for a replay), by result: `found` "
+    "would have been a duplicate, `absent` is then sent, `failed` is retried.",
+    ["service", "result"],
     registry=GATEWAY,
 )
 DEAD_LETTERED = Counter(

@@ -19,25 +19,36 @@ class CircuitBreaker:
     """Opens after `threshold` consecutive failures; after `reset_s` lets one probe through.
 
     A successful probe closes it; a failed probe opens it again for another `reset_s`.
+    `on_change` hears every state it enters (the first is CLOSED), e.g. to set a gauge.
     """
 
     def __init__(
-        self, threshold: int, reset_s: float, clock: Callable[[], float] = time.monotonic
+        self, threshold: int, reset_s: float, clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[CircuitState], None] | None = None,
     ) -> None:
         self._threshold = threshold
         self._reset_s = reset_s
         self._clock = clock
+        self._on_change = on_change
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
         self.state = CircuitState.CLOSED
+        if on_change is not None:
+            on_change(self.state)
+
+    def _enter(self, state: CircuitState) -> None:
+        if state is not self.state:
+            self.state = state
+            if self._on_change is not None:
+                self._on_change(state)
 
     def allow(self) -> bool:
         """Whether a request may be sent now."""
         if self.state is CircuitState.CLOSED:
             return True
         if self.state is CircuitState.OPEN and self._clock() - self._opened_at >= self._reset_s:
-            self.state = CircuitState.HALF_OPEN
+            self._enter(CircuitState.HALF_OPEN)
             self._probing = False
         if self.state is CircuitState.HALF_OPEN and not self._probing:
             self._probing = True
@@ -48,12 +59,12 @@ class CircuitBreaker:
         """A request succeeded (or was refused for its data, which says the service is up)."""
         self._failures = 0
         self._probing = False
-        self.state = CircuitState.CLOSED
+        self._enter(CircuitState.CLOSED)
 
     def record_failure(self) -> None:
         """A request failed in a way that says the service is unhealthy."""
         self._failures += 1
         if self.state is CircuitState.HALF_OPEN or self._failures >= self._threshold:
-            self.state = CircuitState.OPEN
+            self._enter(CircuitState.OPEN)
             self._opened_at = self._clock()
             self._probing = False

@@ -24,6 +24,12 @@ from gateway.errors import (
     NoRouteError,
 )
 from gateway.kafka import Record
+from gateway.metrics import (
+    CIRCUIT_STATE,
+    RECONCILE_ABSENT,
+    RECONCILE_FAILED,
+    RECONCILE_FOUND,
+)
 from gateway.ndxp import OutboundTransaction, Receipt
 from gateway.router.backoff import Backoff
 from gateway.router.breaker import CircuitBreaker
@@ -96,8 +102,10 @@ class Forwarder:
         """The circuit breaker of one national service."""
         found = self.breakers.get(service)
         if found is None:
+            gauge = CIRCUIT_STATE.labels(service)
             found = self.breakers[service] = CircuitBreaker(
-                self._breaker_threshold, self._breaker_reset_s
+                self._breaker_threshold, self._breaker_reset_s,
+                on_change=lambda state: gauge.set(int(state)),
             )
         return found
 
@@ -178,12 +186,15 @@ class Forwarder:
                     receipt = await self._exchange.lookup(service, tx.transaction_id)
                 except ForwardError as exc:
                     error = exc
+                    self.meters.reconciled(service, RECONCILE_FAILED).inc()
                 else:
                     if receipt is not None:
+                        self.meters.reconciled(service, RECONCILE_FOUND).inc()
                         outcome.attempts.append(
                             Attempt(at, (time.perf_counter() - started) * 1000, "recovered"))
                         self._deliver(outcome, receipt)
                         return
+                    self.meters.reconciled(service, RECONCILE_ABSENT).inc()
                     maybe_sent = False
             if error is None and not breaker.allow():
                 error = CircuitOpenError(f"circuit for service {service} is open")

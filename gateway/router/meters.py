@@ -16,6 +16,7 @@ from gateway.metrics import (
     FORWARD_DURATION,
     OUTCOME_DELIVERED,
     OUTCOME_RETRIED,
+    RECONCILED,
     TRANSACTIONS,
 )
 
@@ -27,6 +28,7 @@ class RouterMeters:
         self._durations: dict[str, Histogram] = {}
         self._outcomes: dict[tuple[str, str, str], Counter] = {}
         self._latencies: dict[tuple[str, str], Histogram] = {}
+        self._reconciled: dict[tuple[str, str], Counter] = {}
 
     def forward_duration(self, service: str) -> Histogram:
         """`lgsp_forward_duration_seconds{service}`."""
@@ -59,4 +61,12 @@ class RouterMeters:
         if found is None:
             found = self._latencies[key] = END_TO_END_LATENCY.labels(
                 connector=connector, service=service)
+        return found
+
+    def reconciled(self, service: str, result: str) -> Counter:
+        """`lgsp_reconciliations_total{service,result}`."""
+        key = (service, result)
+        found = self._reconciled.get(key)
+        if found is None:
+            found = self._reconciled[key] = RECONCILED.labels(service=service, result=result)
         return found

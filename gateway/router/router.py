@@ -26,7 +26,6 @@ from gateway.errors import KafkaError
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, Record, TopicPartition
 from gateway.logs import get_logger
 from gateway.metrics import (
-    CIRCUIT_STATE,
     CONSUMER_LAG,
     DEAD_LETTERED,
     IN_FLIGHT,
@@ -439,8 +438,6 @@ class Router:
             except KafkaError as exc:
                 log.warning("offset commit failed; will retry", error=str(exc))
                 await asyncio.sleep(_COMMIT_RETRY_S)
-            for service, breaker in self.forwarder.breakers.items():
-                CIRCUIT_STATE.labels(service).set(int(breaker.state))
 
     async def _lag_loop(self) -> None:
         while True:

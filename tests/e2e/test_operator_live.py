@@ -47,8 +47,10 @@ _LABEL_VALUES = re.compile(r"label_values\(\s*([A-Za-z_:][\w:]*)\s*,")
 _SYNTHETIC = frozenset({"up"})
 # Used by the dashboard, exposed (HELP/TYPE) by the live processes, but without samples
 # until something this test does not do: a replay run inside the gateway process (the
-# admin API's POST /replays), a repeated Idempotency-Key at the stub.
-_SAMPLED_ONLY_LATER = frozenset({"lgsp_replayed_total", "lgsp_stub_duplicates_total"})
+# admin API's POST /replays), a repeated Idempotency-Key at the stub, a lookup before a
+# resend (an unanswered send, a router crash, a replay).
+_SAMPLED_ONLY_LATER = frozenset({"lgsp_replayed_total", "lgsp_stub_duplicates_total",
+                                 "lgsp_reconciliations_total"})
 
 
 # --- what the operator kit queries ----------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, TopicPartition, TopicSpec
 from gateway.localkafka import free_port
-from gateway.metrics import STUB
+from gateway.metrics import GATEWAY, STUB
 from gateway.ndxp import NdxpClient
 from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.router import Router
@@ -119,6 +119,7 @@ async def test_a_router_taking_over_after_a_crash_sends_nothing_twice(
             await publish(producer, CODEC, source,
                           [dossier_envelope(CODEC, n) for n in range(SENT_BEFORE, BACKLOG)])
             found, not_found = _lookups("found"), _lookups("not_found")
+            recovered = _reconciled("found")
             # The next owner must look up what the first may have sent, and only that.
             await _run_router(settings, topics, producer, caught_up, "next owner caught up")
         finally:
@@ -127,6 +128,14 @@ async def test_a_router_taking_over_after_a_crash_sends_nothing_twice(
     assert (stats["unique"], stats["duplicates"]) == (BACKLOG, 0), (
         f"the next owner sent again what the stub already had: {stats}")
     assert (_lookups("found") - found, _lookups("not_found") - not_found) == (SENT_BEFORE, 0)
+    assert _reconciled("found") - recovered == SENT_BEFORE
+
+
+def _reconciled(result: str) -> float:
+    """What an operator sees: the gateway's lgsp_reconciliations_total."""
+    return GATEWAY.get_sample_value(
+        "lgsp_reconciliations_total", {"service": "QG.DVCQG.DONGBOHOSO", "result": result}
+    ) or 0.0
 
 
 def _lookups(result: str) -> float:

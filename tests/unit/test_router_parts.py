@@ -61,7 +61,8 @@ def _state(breaker: CircuitBreaker) -> CircuitState:
 
 def test_breaker_opens_after_threshold_and_probes_after_reset() -> None:
     now = [0.0]
-    breaker = CircuitBreaker(threshold=3, reset_s=10, clock=lambda: now[0])
+    seen: list[CircuitState] = []  # what the lgsp_circuit_state gauge is told
+    breaker = CircuitBreaker(threshold=3, reset_s=10, clock=lambda: now[0], on_change=seen.append)
     for _ in range(2):
         breaker.record_failure()
     assert breaker.allow() and _state(breaker) is CircuitState.CLOSED
@@ -76,6 +77,8 @@ def test_breaker_opens_after_threshold_and_probes_after_reset() -> None:
     assert breaker.allow()
     breaker.record_success()
     assert _state(breaker) is CircuitState.CLOSED and breaker.allow()
+    assert seen == [CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN,
+                    CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED]
 
 
 def test_commit_point_only_advances_over_finished_prefix() -> None:
