@@ -170,8 +170,9 @@ async def _through_gateway(rig: Rig, gateway: GatewayProcess, options: BenchOpti
                            report: Report, progress: Progress) -> None:
     n, selected = options.transactions, options.scenarios
     if "drain" in selected and options.router_processes > 1:
-        # Scale-out: router-only processes that start alike, so they join the group in
-        # one generation instead of rebalancing mid-drain; the gateway starts afterwards.
+        # Scale-out: router-only processes started together (the first to join still
+        # drains alone for a moment, then hands partitions over cleanly); the gateway of
+        # the later scenarios starts afterwards.
         routers = [GatewayProcess(rig.settings, log_dir=gateway.log_dir, config=options.config,
                                   profile=None, name=f"router-{i}", roles="router")
                    for i in range(1, options.router_processes + 1)]
