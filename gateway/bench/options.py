@@ -18,7 +18,8 @@ class BenchOptions:
     `transactions` is the backlog size that baseline H and the router each drain (and
     baseline K produces and consumes); `ingest_events` is what each ingest path takes
     (single-event webhook, batched webhook, ioffice documents). `router_processes` > 1
-    drains with that many router processes in one consumer group (scale-out).
+    drains with that many router processes in one consumer group (scale-out). `rounds` > 1
+    repeats baseline H and the router drain alternately, so both meet the same machine.
     """
 
     transactions: int = 50_000
@@ -26,6 +27,7 @@ class BenchOptions:
     batch_size: int = 100
     concurrency: int = 64
     router_processes: int = 1
+    rounds: int = 1
     rates: tuple[float, ...] = (500.0, 2_000.0)
     duration_s: float = 30.0
     warmup_s: float = 3.0

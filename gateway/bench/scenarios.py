@@ -138,12 +138,12 @@ async def preload(rig: Rig, topic: str, count: int, connector: str) -> None:
 _FINISH_S = 30.0
 
 
-async def http_ceiling(rig: Rig, topic: str, count: int) -> Throughput:
+async def http_ceiling(rig: Rig, topic: str, count: int, round_no: int = 1) -> Throughput:
     """Baseline H: the minimal forwarder drains `topic` to the stub."""
     counter = stub_unique(rig.session, rig.stub_url)
     base = await counter()
     forwarding = asyncio.create_task(forward_minimally(
-        rig.settings, rig.codec, topic, count, group=f"{rig.topics.prefix}bench-h",
+        rig.settings, rig.codec, topic, count, group=f"{rig.topics.prefix}bench-h{round_no}",
         timeout_s=time_bound(count)))
     try:
         rate = await watch(counter, count, start=base, timeout_s=time_bound(count),

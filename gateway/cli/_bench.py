@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     bench.add_argument("--router-processes", type=_positive_int, default=None, metavar="N",
                        help="router processes (one consumer group) draining the backlog; "
                        "the extra ones run with LGSP_ROLES=router (default 1)")
+    bench.add_argument("--rounds", type=_positive_int, default=None, metavar="N",
+                       help="alternate baseline H and the router drain N times and judge the "
+                       "median ratio (default 1)")
     bench.add_argument("--rates", type=_rates, default=None, metavar="R,R",
                        help="offered loads (tx/s) of the latency runs (default 500,2000)")
     bench.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
@@ -77,7 +80,7 @@ def _options(args: argparse.Namespace) -> BenchOptions:
     changes: dict[str, Any] = {
         "transactions": args.transactions, "ingest_events": args.ingest_events,
         "batch_size": args.batch_size, "concurrency": args.concurrency, "rates": args.rates,
-        "router_processes": args.router_processes,
+        "router_processes": args.router_processes, "rounds": args.rounds,
         "duration_s": args.duration, "scenarios": args.scenarios,
         "bootstrap_servers": args.bootstrap_servers, "output": args.output,
         "profile": args.profile, "config": args.config,

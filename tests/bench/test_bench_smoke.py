@@ -34,6 +34,7 @@ _POSITIVE = (
     ("router_drain", "ratio_to_http"),
     ("router_drain", "ratio_to_kafka"),
     ("router_drain", "gateway_peak_rss_mib"),
+    ("router_drain", "ratio_median"),
     ("archive", "router_hours"),
     ("ingest", "webhook_single", "per_s"),
     ("ingest", "webhook_batched", "per_s"),
@@ -55,7 +56,7 @@ async def test_quick_bench_reports_every_section(kafka: BrokerHandle, tmp_path: 
     output = tmp_path / "bench.json"
     env = {**os.environ, "LGSP_STATE_DIR": str(tmp_path / "state"), "LGSP_LOG_FORMAT": "json"}
     proc = await asyncio.create_subprocess_exec(
-        LGSP, "bench", "--quick", "--bootstrap-servers", kafka.bootstrap,
+        LGSP, "bench", "--quick", "--rounds", "2", "--bootstrap-servers", kafka.bootstrap,
         "--output", str(output), env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
@@ -71,6 +72,8 @@ async def test_quick_bench_reports_every_section(kafka: BrokerHandle, tmp_path: 
     for path in _POSITIVE:
         value = _at(doc, path)
         assert isinstance(value, int | float) and value > 0, f"{'.'.join(path)} = {value!r}"
+    # Two rounds: H and the router each drained twice, alternately (the gateway restarted).
+    assert [r["ratio"] > 0 for r in doc["router_drain"]["rounds"]] == [True, True]
     assert [run["offered_per_s"] for run in doc["latency"]] == [500.0, 2000.0]
     for run in doc["latency"]:
         for key in _LATENCY_KEYS:
