@@ -16,6 +16,7 @@ from rich.console import Console
 
 from gateway.bench import SCENARIOS, BenchOptions, render_table, run_bench
 from gateway.cli._base import CommandParser, add_config_option
+from gateway.cli._types import positive_int, positive_number
 from gateway.gc_tuning import relax_collector
 
 
@@ -38,26 +39,26 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                        metavar="HOST:PORT",
                        help="use this broker instead of starting a private one; the run's "
                        "topics are deleted afterwards (env LGSP_BOOTSTRAP_SERVERS)")
-    bench.add_argument("--transactions", type=_positive_int, default=None, metavar="N",
+    bench.add_argument("--transactions", type=positive_int, default=None, metavar="N",
                        help=f"backlog drained by H and by the router, records of K "
                        f"(default {defaults.transactions:,})")
-    bench.add_argument("--ingest-events", type=_positive_int, default=None, metavar="N",
+    bench.add_argument("--ingest-events", type=positive_int, default=None, metavar="N",
                        help=f"events per ingest path (default {defaults.ingest_events:,})")
-    bench.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+    bench.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                        help=f"events per batched webhook request (default "
                        f"{defaults.batch_size})")
-    bench.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
+    bench.add_argument("--concurrency", type=positive_int, default=None, metavar="N",
                        help=f"webhook client connections for single events (default "
                        f"{defaults.concurrency})")
-    bench.add_argument("--router-processes", type=_positive_int, default=None, metavar="N",
+    bench.add_argument("--router-processes", type=positive_int, default=None, metavar="N",
                        help="router processes (one consumer group) draining the backlog; "
                        "the extra ones run with LGSP_ROLES=router (default 1)")
-    bench.add_argument("--rounds", type=_positive_int, default=None, metavar="N",
+    bench.add_argument("--rounds", type=positive_int, default=None, metavar="N",
                        help="alternate baseline H and the router drain N times and judge the "
                        "median ratio (default 1)")
     bench.add_argument("--rates", type=_rates, default=None, metavar="R,R",
                        help="offered loads (tx/s) of the latency runs (default 500,2000)")
-    bench.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
+    bench.add_argument("--duration", type=positive_number, default=None, metavar="SECONDS",
                        help=f"measured seconds per latency run (default {defaults.duration_s:g})")
     bench.add_argument("--scenarios", type=_scenarios, default=None, metavar="LIST",
                        help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")
@@ -115,28 +116,8 @@ async def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not positive")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not positive")
-    return value
-
-
 def _rates(text: str) -> tuple[float, ...]:
-    rates = tuple(_positive_float(item) for item in text.split(",") if item.strip())
+    rates = tuple(positive_number(item) for item in text.split(",") if item.strip())
     if not rates:
         raise argparse.ArgumentTypeError("give at least one rate, e.g. 500,2000")
     return rates

@@ -19,9 +19,9 @@ def port(text: str) -> int:
 
 
 def positive_int(text: str) -> int:
-    """A whole number of at least 1."""
+    """A whole number of at least 1; `1_000_000` and `1,000,000` are read as written."""
     try:
-        value = int(text)
+        value = int(text.replace(",", "_"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
