@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup tools test lint typecheck schemas pytest demo demo-stop asyncapi bench soak clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devkit/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]' -e ./devkit
 	touch $@
 
 setup: $(STAMP)
@@ -38,11 +38,11 @@ pytest: setup tools
 test: lint typecheck schemas pytest
 
 demo: setup
-	$(BIN)/python -m gateway.demo
+	$(BIN)/python -m devkit.demo
 
 # Stops a demo running in another terminal, and everything it started.
 demo-stop:
-	$(BIN)/python -m gateway.demo stop
+	$(BIN)/python -m devkit.demo stop
 
 # Regenerate docs/asyncapi.json after a schema change (tests/unit/test_asyncapi.py checks it).
 asyncapi: setup

@@ -1,4 +1,4 @@
-"""The built-in connector plugins, one package per provincial system, each with a simulator.
+"""The built-in connector plugins, one package per provincial system.
 
 - `connectors.ioffice`: polls iOffice's document API (cursor = modified_at + document_id).
 - `connectors.one_stop`: a signed webhook the one-stop (administrative procedure) system
@@ -6,9 +6,8 @@
 - `connectors.reporting`: report exports (CSV, JSON) dropped into a folder.
 
 They are registered under the `lgsp.connectors` entry points like any third-party plugin
-and use nothing but the plugin contract (`gateway.connect.plugin`). Each package's
-`simulator` module is a real stand-in for its system (`lgsp simulate ...`), importable by
-tests and benchmarks. Shared by several of them: `_backoff` (retry pauses),
-`_http_server` (serving an aiohttp app on a bound port) and `_synthetic` (plausible
-Vietnamese names, agency codes and identity numbers for the simulators).
+and use nothing but the plugin contract (`gateway.connect.plugin`). Their systems'
+simulators are in the development kit (`devkit.simulators`, `lgsp simulate ...`).
+`_http_server` (serving an aiohttp app on a bound port) is shared by the webhook
+connector and the iOffice simulator.
 """

@@ -33,6 +33,7 @@ from gateway.replay import ReplayService
 from gateway.router.service import RouterService
 from gateway.settings import Settings
 from gateway.topics import Topics
+from gateway.trace.service import TraceService
 
 __all__ = [
     "Gateway",
@@ -97,9 +98,10 @@ def default_services(parts: GatewayParts) -> list[Service]:
     if "router" in parts.settings.roles:
         services.append(RouterService(parts.settings, producer=parts.producer,
                                       codec=parts.codec, topics=parts.topics))
-    # Replay and trace: POST/GET /replays, GET /transactions/{id} on the admin API.
+    # Replay (POST/GET /replays) and trace (GET /transactions/{id}) on the admin API.
     services.append(ReplayService(parts.settings, producer=parts.producer, codec=parts.codec,
                                   topics=parts.topics))
+    services.append(TraceService(parts.settings, codec=parts.codec, topics=parts.topics))
     return services
 
 

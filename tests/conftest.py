@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import LocalBroker
 from gateway.errors import GatewayError
 from gateway.kafka import KafkaAdmin, TopicSpec
-from gateway.localkafka import LocalBroker
 from gateway.topics import Topics
 from tests.support.broker import session_broker
 

@@ -24,9 +24,9 @@ import aiohttp
 import orjson
 from pydantic import ValidationError
 
-from connectors._backoff import Backoff
 from connectors.ioffice.api import Cursor, Document, Page
 from connectors.ioffice.config import IOfficeConfig
+from gateway.backoff import Backoff
 from gateway.connect.plugin import SourceConnector, SourceContext, SourceRecord
 from gateway.errors import (
     ConfigError,
@@ -60,7 +60,8 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
         self._session: aiohttp.ClientSession | None = None
         self._cursor: Cursor | None = None
         self._refusals = 0
-        self._backoff = Backoff(config.poll_interval_ms / 1000, config.retry_backoff_max_ms / 1000)
+        self._backoff = Backoff(config.poll_interval_ms / 1000,
+                                config.retry_backoff_max_ms / 1000).timer()
 
     async def start(self) -> None:
         """Open the HTTP session and load the committed cursor."""

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from connectors._backoff import Backoff
 from connectors.reporting.config import ReportingConfig
 from connectors.reporting.formats import Report, ReportFileError, parse_reports
+from gateway.backoff import Backoff
 from gateway.connect.plugin import SourceConnector, SourceContext, SourceRecord
 from gateway.errors import ConfigError, ContractError, KafkaError
 from gateway.logs import get_logger
@@ -60,7 +60,8 @@ class ReportingConnector(SourceConnector[ReportingConfig]):
         super().__init__(config, context)
         self._files = int((context.position or {}).get("files", 0))
         self._ignored: set[str] = set()
-        self._backoff = Backoff(config.poll_interval_ms / 1000, config.retry_backoff_max_ms / 1000)
+        self._backoff = Backoff(config.poll_interval_ms / 1000,
+                                config.retry_backoff_max_ms / 1000).timer()
 
     async def start(self) -> None:
         """Check watch.dir and create processed/ and failed/; ConfigError names the field."""

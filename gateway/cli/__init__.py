@@ -10,33 +10,36 @@ __all__ = ["main"]
 
 import argparse
 import asyncio
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 import uvloop
 
-from gateway.cli import (
-    _bench,
-    _connectors,
-    _kafka,
-    _replay,
-    _run,
-    _schemas,
-    _simulate,
-    _stub,
-    _trace,
-)
+from gateway.cli import _connectors, _replay, _run, _schemas, _trace
 from gateway.cli._base import CommandParser, Handler
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 from gateway.logs import configure_logging
 
 # Each module adds its subcommands to the parser with `register(subparsers)`.
-COMMANDS = (_kafka, _schemas, _stub, _run, _connectors, _simulate, _bench, _replay, _trace)
+COMMANDS = (_schemas, _run, _connectors, _replay, _trace)
+
+# The development kit's commands: module and one-line help. A module is imported only
+# when its command runs (or `lgsp --help` lists everything), so production commands,
+# `lgsp run` above all, never load the development kit, which may not even be installed.
+DEVKIT_COMMANDS: dict[str, tuple[str, str]] = {
+    "kafka": ("devkit.cli.kafka", "run the local Kafka broker (KRaft) [development kit]"),
+    "stub": ("devkit.cli.stub", "run the national data exchange (NDXP) stub [development kit]"),
+    "simulate": ("devkit.cli.simulate", "simulate a provincial system [development kit]"),
+    "bench": ("devkit.cli.bench", "measure throughput, latency and memory [development kit]"),
+}
 
 
-def build_parser() -> CommandParser:
-    """The full `lgsp` argument parser."""
+def build_parser(argv: Sequence[str] | None = None) -> CommandParser:
+    """The `lgsp` argument parser, with the development-kit command `argv` names loaded."""
+    wanted = _devkit_command(sys.argv[1:] if argv is None else argv)
     parser = CommandParser(
         prog="lgsp",
         description="LGSP gateway: provincial systems to the national data exchange platform.",
@@ -48,12 +51,44 @@ def build_parser() -> CommandParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub)
+    for name, (module_name, help_text) in DEVKIT_COMMANDS.items():
+        if name == wanted:
+            _devkit_module(module_name).register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def _devkit_command(argv: Sequence[str]) -> str | None:
+    """The development-kit command `argv` runs, if any (the first word naming a command)."""
+    for word in argv:
+        if word in DEVKIT_COMMANDS:
+            return word
+        if not word.startswith("-") and word not in ("auto", "json", "console", "DEBUG",
+                                                      "INFO", "WARNING", "ERROR"):
+            return None
+    return None
+
+
+def _devkit_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("devkit"):
+            raise
+        raise ConfigError(
+            "this command is part of the development kit (package lgsp-devkit), which is "
+            "not installed here; in a checkout, `make setup` installs it"
+        ) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lgsp` command."""
-    parser = build_parser()
+    try:
+        parser = build_parser(argv)
+    except GatewayError as exc:
+        print(f"lgsp: error: {exc}", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     configure_logging(

@@ -12,6 +12,7 @@ from typing import Any
 from gateway.connect.plugin import ConnectorConfig, SourceRecord
 from gateway.connect.store import CompactedStore
 from gateway.contracts import Codec, Envelope
+from gateway.headers import H_TRANSACTION
 from gateway.kafka import Producer
 from gateway.metrics import INGESTED
 
@@ -19,8 +20,6 @@ from gateway.metrics import INGESTED
 # gets the same id, which is what makes the national side see it once.
 _TRANSACTION_NAMESPACE = uuid.UUID("6f1c1f0e-3b8e-5d43-9a0e-4c47535020a1")
 _NAMESPACE_BYTES = _TRANSACTION_NAMESPACE.bytes
-
-TRANSACTION_ID_HEADER = "lgsp.transaction_id"
 
 
 def transaction_id_for(connector: str, source_id: str) -> str:
@@ -110,7 +109,7 @@ class RuntimeContext:
                 self._topic,
                 env.encode(self._codec),
                 key=env.business_key.encode(),
-                headers=[(TRANSACTION_ID_HEADER, env.transaction_id.encode())],
+                headers=[(H_TRANSACTION, env.transaction_id.encode())],
             )
             for env in envelopes
         ]

@@ -19,11 +19,11 @@ __all__ = ["ASYNCAPI_VERSION", "AVRO_SCHEMA_FORMAT", "build_asyncapi", "render_a
 import json
 from typing import Any
 
-from gateway import __version__
-from gateway.connect.context import TRANSACTION_ID_HEADER
+from gateway import __version__, headers
 from gateway.connect.runtime import CONNECTOR_NAME_PATTERN
 from gateway.connect.status import TargetState
 from gateway.contracts import ENVELOPE_SCHEMA, SchemaRegistry, SchemaVersion
+from gateway.headers import H_TRANSACTION
 from gateway.router import outcomes
 from gateway.settings import BrokerSettings, RouterSettings, Settings, router_group
 from gateway.topics import Topics
@@ -49,24 +49,24 @@ _ENCODING = (
 
 _DEAD_LETTER_HEADERS: tuple[tuple[str, str, bool], ...] = (
     # (name, description, always present)
-    (outcomes.H_TOPIC, "Topic the failed record was read from: a connector topic or the "
+    (headers.H_TOPIC, "Topic the failed record was read from: a connector topic or the "
      "replay topic.", True),
-    (outcomes.H_PARTITION, "Partition of the failed record (decimal).", True),
-    (outcomes.H_OFFSET, "Offset of the failed record (decimal).", True),
-    (outcomes.H_CONNECTOR, "Connector that ingested the transaction.", True),
-    (outcomes.H_STAGE, "Where it failed, in Kafka Connect's stage names.", True),
-    (outcomes.H_EXCEPTION, "Fully qualified class of the final error, e.g. "
+    (headers.H_PARTITION, "Partition of the failed record (decimal).", True),
+    (headers.H_OFFSET, "Offset of the failed record (decimal).", True),
+    (headers.H_CONNECTOR, "Connector that ingested the transaction.", True),
+    (headers.H_STAGE, "Where it failed, in Kafka Connect's stage names.", True),
+    (headers.H_EXCEPTION, "Fully qualified class of the final error, e.g. "
      "gateway.errors.TransientForwardError.", True),
-    (outcomes.H_MESSAGE, "The final error's one-line message.", True),
-    (outcomes.H_ATTEMPTS, "Delivery attempts made (decimal).", True),
-    (outcomes.H_FIRST_FAILURE, "ISO 8601 time of the first attempt.", True),
-    (outcomes.H_LAST_FAILURE, "ISO 8601 time of the last attempt.", True),
-    (outcomes.H_RETRIABLE, "true if the failure was transient, so a replay can succeed.", True),
-    (outcomes.H_SERVICE, "National service code it was routed to; empty when routing "
+    (headers.H_MESSAGE, "The final error's one-line message.", True),
+    (headers.H_ATTEMPTS, "Delivery attempts made (decimal).", True),
+    (headers.H_FIRST_FAILURE, "ISO 8601 time of the first attempt.", True),
+    (headers.H_LAST_FAILURE, "ISO 8601 time of the last attempt.", True),
+    (headers.H_RETRIABLE, "true if the failure was transient, so a replay can succeed.", True),
+    (headers.H_SERVICE, "National service code it was routed to; empty when routing "
      "failed.", True),
-    (outcomes.H_STATUS, "HTTP status of the national side's last answer, when there was "
+    (headers.H_STATUS, "HTTP status of the national side's last answer, when there was "
      "one.", False),
-    (TRANSACTION_ID_HEADER, "Transaction id (the connector sets it; the router adds it when "
+    (H_TRANSACTION, "Transaction id (the connector sets it; the router adds it when "
      "a record lacked it and could be decoded).", False),
 )
 _STAGES = (outcomes.STAGE_DECODE, outcomes.STAGE_ROUTE, outcomes.STAGE_FORWARD)
@@ -271,11 +271,11 @@ def _messages(registry: SchemaRegistry, payload_types: list[str],
     messages["ReplayedTransaction"] = {
         **_envelope_message("ReplayedTransaction", "A dead letter re-submitted by `lgsp "
                             "replay`: the dead-lettered key and value, its headers, and "
-                            f"`{outcomes.H_REPLAY}`. Error headers it still carries are "
+                            f"`{headers.H_REPLAY}`. Error headers it still carries are "
                             "ignored by the router.", envelope),
         "headers": _headers_schema([
-            (outcomes.H_REPLAY, "Id of the replay run that re-submitted it.", True),
-            (TRANSACTION_ID_HEADER, "Transaction id.", False),
+            (headers.H_REPLAY, "Id of the replay run that re-submitted it.", True),
+            (H_TRANSACTION, "Transaction id.", False),
         ]),
     }
     messages["DeadLetteredTransaction"] = {
@@ -316,7 +316,7 @@ def _payload_message(registry: SchemaRegistry, message_type: str,
         "(single-object encoded).", envelope)
     message["title"] = latest.get("name", message_type)
     message["headers"] = _headers_schema([
-        (TRANSACTION_ID_HEADER, "Transaction id, also the NDXP idempotency key.", True)])
+        (H_TRANSACTION, "Transaction id, also the NDXP idempotency key.", True)])
     message["x-lgsp-payload"] = {
         "messageType": message_type,
         "schemas": [_ref_schema(sv) for sv in versions],
@@ -377,8 +377,8 @@ def _connector_config() -> dict[str, Any]:
 
 def _dead_letter_headers() -> dict[str, Any]:
     schema = _headers_schema(list(_DEAD_LETTER_HEADERS))
-    schema["properties"][outcomes.H_STAGE]["enum"] = list(_STAGES)
-    schema["properties"][outcomes.H_RETRIABLE]["enum"] = ["true", "false"]
+    schema["properties"][headers.H_STAGE]["enum"] = list(_STAGES)
+    schema["properties"][headers.H_RETRIABLE]["enum"] = ["true", "false"]
     schema["description"] = ("The original record's headers (minus stale error headers of "
                              "an earlier failure) plus these.")
     return schema

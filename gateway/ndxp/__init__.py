@@ -1,7 +1,7 @@
 """The national data exchange platform (NDXP): wire format, service catalogue, client.
 
-`NdxpClient` is how the router forwards transactions; `gateway.ndxp.stub` is the
-national endpoint's stand-in, run by `lgsp stub`. Both speak `gateway.ndxp.wire`.
+`NdxpClient` is how the router forwards transactions. The national endpoint's stand-in
+(`devkit.stub`, `lgsp stub`) is in the development kit; both speak `gateway.ndxp.wire`.
 """
 
 from gateway.ndxp.catalogue import CATALOGUE, NationalService, find_service

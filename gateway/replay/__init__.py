@@ -11,7 +11,7 @@ the `Replayer` engine.
 
 from gateway.errors import EmptySelectionError, ReplayBusyError, UnknownTransactionError
 from gateway.replay.audit import AUDIT_SCHEMA, AuditRecord, AuditStatus, read_audits
-from gateway.replay.deadletters import H_REPLAY_SOURCE, DeadLetter
+from gateway.replay.deadletters import DeadLetter
 from gateway.replay.engine import (
     Replayer,
     ReplayListener,
@@ -28,7 +28,6 @@ from gateway.replay.timeparse import format_age, parse_time
 
 __all__ = [
     "AUDIT_SCHEMA",
-    "H_REPLAY_SOURCE",
     "MAX_RATE",
     "AuditRecord",
     "AuditStatus",

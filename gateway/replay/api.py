@@ -1,9 +1,9 @@
-"""The admin API operations of replay and trace, documented in OpenAPI.
+"""The admin API operations of replay, documented in OpenAPI.
 
-`POST /replays` (dry run or real run), `GET /replays` (history), `GET /replays/{id}`
-(one run, live while it runs) and `GET /transactions/{id}` (trace). Errors are the
-admin API's `{"error_code", "message"}`: 400 malformed filter, 404 unknown transaction
-or replay, 409 a replay already running, 422 nothing matches the filter.
+`POST /replays` (dry run or real run), `GET /replays` (history) and `GET /replays/{id}`
+(one run, live while it runs). Errors are the admin API's `{"error_code", "message"}`:
+400 malformed filter, 404 unknown transaction or replay, 409 a replay already running,
+422 nothing matches the filter.
 """
 
 from __future__ import annotations
@@ -21,16 +21,13 @@ from gateway.errors import (
     ConfigError,
     FieldProblem,
 )
-from gateway.replay.filters import check_transaction_id
 from gateway.replay.masking import masked
 from gateway.replay.models import (
     CandidateModel,
     ReplayPreviewResponse,
     ReplayRequestBody,
     ReplayRunModel,
-    TraceResponse,
 )
-from gateway.trace import trace_json
 
 if TYPE_CHECKING:
     from gateway.replay.service import ReplayService
@@ -80,15 +77,6 @@ def replay_operations(service: ReplayService) -> list[Operation]:
             return _not_found(f"no replay {replay_id} in the audit trail")
         return json_response(ReplayRunModel.of(record))
 
-    async def get_transaction(request: web.Request) -> web.Response:
-        transaction_id = request.match_info["transaction_id"]
-        try:
-            check_transaction_id(transaction_id)
-        except ValueError as exc:
-            raise ConfigError("invalid transaction id", (FieldProblem("id", str(exc)),)) from exc
-        trace = await service.trace(transaction_id)
-        return json_response(TraceResponse.model_validate(trace_json(trace)))
-
     return [
         Operation("POST", "/replays", post_replay, "Replay dead-lettered transactions", {
             200: Body("Dry run: what would be replayed (nothing sent, audited as DRY_RUN); "
@@ -116,11 +104,4 @@ def replay_operations(service: ReplayService) -> list[Operation]:
             200: Body("The run; live counts while this gateway runs it.", ReplayRunModel),
             404: _E404,
         }, tags=_TAGS),
-        Operation("GET", "/transactions/{transaction_id}", get_transaction,
-                  "Trace a transaction end to end", {
-                      200: Body("Ingestion, attempts, dead letters, replays, receipt.",
-                                TraceResponse),
-                      400: _E400,
-                      404: _E404,
-                  }, tags=("trace",)),
     ]

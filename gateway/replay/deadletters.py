@@ -10,7 +10,6 @@ any failure or earlier replay headers, plus `lgsp.replay_id` and
 from __future__ import annotations
 
 __all__ = [
-    "H_REPLAY_SOURCE",
     "DeadLetter",
     "resubmission_headers",
     "source_marker",
@@ -19,27 +18,24 @@ __all__ = [
 import sys
 from dataclasses import dataclass
 
-from gateway.kafka import Header, Record
-from gateway.router.outcomes import (
+from gateway.headers import (
+    ERROR_PREFIXES,
     H_ATTEMPTS,
     H_CONNECTOR,
     H_EXCEPTION,
     H_MESSAGE,
     H_REPLAY,
+    H_REPLAY_SOURCE,
     H_SERVICE,
     H_STAGE,
     H_STATUS,
     H_TOPIC,
     H_TRANSACTION,
+    REPLAY_PREFIX,
 )
+from gateway.kafka import Header, Record
 
-H_REPLAY_SOURCE = "lgsp.replay.dead_letter"
-"""On a re-submission: `<partition>:<offset>` of the dead-letter record it re-submits.
-
-This is what makes a replay exactly-once per failure without trusting clocks: a
-dead-letter record whose coordinates a submission names has been replayed."""
-
-_STRIPPED_PREFIXES = ("__connect.errors.", "lgsp.errors.", "lgsp.replay")
+_STRIPPED_PREFIXES = (*ERROR_PREFIXES, REPLAY_PREFIX)
 # Messages can be long (a whole HTTP body); the table and the audit need the gist.
 _MESSAGE_CHARS = 300
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the replay and trace endpoints (pydantic, at the edge).
+"""Request and response bodies of the replay endpoints (pydantic, at the edge).
 
 The engine works with dataclasses; these models validate what comes in and describe
 what goes out, and the OpenAPI document is generated from them.
@@ -8,13 +8,10 @@ from __future__ import annotations
 
 __all__ = [
     "CandidateModel",
-    "IngestionModel",
     "ReplayFilterModel",
     "ReplayPreviewResponse",
     "ReplayRequestBody",
     "ReplayRunModel",
-    "TraceEventModel",
-    "TraceResponse",
 ]
 
 from datetime import UTC, datetime
@@ -179,43 +176,3 @@ class ReplayPreviewResponse(_Model):
     already_delivered: list[str]
     already_submitted: dict[str, str] = Field(
         description="Transaction id -> the replay that already re-submitted it.")
-
-
-class TraceEventModel(_Model):
-    """One step of a transaction's path."""
-
-    at: datetime
-    kind: str = Field(description="ingested, attempt, dead_lettered, replay_submitted, "
-                                  "delivered")
-    summary: str
-    replay_id: str | None
-    details: dict[str, str | int | float | bool | None]
-
-
-class IngestionModel(_Model):
-    """Where a connector published the transaction."""
-
-    connector: str
-    topic: str
-    partition: int
-    offset: int
-    at: datetime | None
-    found_by: str
-
-
-class TraceResponse(_Model):
-    """`GET /transactions/{id}`: the transaction's path, oldest event first."""
-
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
-
-    transaction_id: str
-    status: str = Field(description="DELIVERED, DEAD_LETTERED, REPLAY_PENDING or IN_FLIGHT")
-    connector: str | None
-    service: str | None
-    message_type: str | None
-    correlation_id: str | None
-    ingested: IngestionModel | None
-    events: list[TraceEventModel]
-    receipt_id: str | None
-    delivered_at: datetime | None
-    replay_ids: list[str]

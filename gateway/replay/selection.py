@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 from gateway.contracts import Codec
 from gateway.errors import ContractError, EmptySelectionError, UnknownTransactionError
+from gateway.headers import H_REPLAY, H_REPLAY_SOURCE, H_TRANSACTION
 from gateway.kafka import Record, TopicPartition
 from gateway.logs import get_logger
-from gateway.replay.deadletters import H_REPLAY_SOURCE, DeadLetter
+from gateway.replay.deadletters import DeadLetter
 from gateway.replay.filters import ReplayFilter
 from gateway.replay.scan import ScanStats, scan_all
-from gateway.router.outcomes import H_REPLAY, H_TRANSACTION
 from gateway.topics import Topics
 
 _log = get_logger(__name__)

@@ -1,4 +1,4 @@
-"""Replay and trace inside the gateway process: one replay at a time, owned tasks.
+"""Replay inside the gateway process: one replay at a time, owned tasks.
 
 A real run started through the API runs in a background task owned by this service:
 `stop` (gateway shutdown) cancels it, which audits it INTERRUPTED; running the same
@@ -27,14 +27,13 @@ from gateway.replay.engine import Replayer, ReplayRequest, ReplayRun
 from gateway.replay.selection import Selection
 from gateway.settings import Settings
 from gateway.topics import Topics
-from gateway.trace import Tracer, TransactionTrace
 
 _log = get_logger(__name__)
 _KEEP_RUNS = 50
 
 
 class ReplayService:
-    """A gateway `Service` and `RouteProvider`: `POST/GET /replays`, `GET /transactions/{id}`."""
+    """A gateway `Service` and `RouteProvider`: `POST /replays`, `GET /replays[/{id}]`."""
 
     def __init__(self, settings: Settings, *, producer: Producer, codec: Codec,
                  topics: Topics) -> None:
@@ -42,7 +41,6 @@ class ReplayService:
         self._topics = topics
         self._codec = codec
         self.replayer = Replayer(settings.bootstrap_servers, topics, codec, producer)
-        self.tracer = Tracer(settings.bootstrap_servers, topics, codec)
         self._runs: OrderedDict[str, ReplayRun] = OrderedDict()
         self._task: asyncio.Task[ReplayRun] | None = None
         self._busy = False
@@ -58,11 +56,11 @@ class ReplayService:
             await asyncio.wait({task})
 
     def ready(self) -> bool:
-        """Always ready: replay and trace need nothing beyond Kafka, which /readyz checks."""
+        """Always ready: replay needs nothing beyond Kafka, which /readyz checks."""
         return True
 
     def routes(self) -> Sequence[RouteSpec]:
-        """The admin API operations of replay and trace."""
+        """The admin API operations of replay."""
         return replay_operations(self)
 
     # -- what the API handlers call --------------------------------------------------------
@@ -132,10 +130,6 @@ class ReplayService:
         found = await read_audits(self._bootstrap, self._topics.replay_audit, self._codec,
                                   {replay_id})
         return found.get(replay_id)
-
-    async def trace(self, transaction_id: str) -> TransactionTrace:
-        """The transaction's path (UnknownTransactionError if nothing knows it)."""
-        return await self.tracer.trace(transaction_id)
 
     def _remember(self, run: ReplayRun) -> None:
         self._runs[run.replay_id] = run

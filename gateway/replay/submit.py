@@ -17,13 +17,13 @@ from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from gateway.headers import H_TRANSACTION
 from gateway.kafka import DeliveryReport, Producer
 from gateway.logs import get_logger
 from gateway.replay.deadletters import resubmission_headers
 from gateway.replay.ratelimit import TokenBucket
 from gateway.replay.scan import ScanStats, scan
 from gateway.replay.selection import Selection
-from gateway.router.outcomes import H_TRANSACTION
 from gateway.topics import Topics
 
 _log = get_logger(__name__)

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
+from gateway.backoff import Backoff
 from gateway.contracts import Codec, Envelope
 from gateway.errors import (
     CircuitOpenError,
@@ -23,6 +24,7 @@ from gateway.errors import (
     MalformedRecordError,
     NoRouteError,
 )
+from gateway.headers import H_CONNECTOR, H_REPLAY
 from gateway.kafka import Record
 from gateway.metrics import (
     CIRCUIT_STATE,
@@ -31,12 +33,9 @@ from gateway.metrics import (
     RECONCILE_FOUND,
 )
 from gateway.ndxp import OutboundTransaction, Receipt
-from gateway.router.backoff import Backoff
 from gateway.router.breaker import CircuitBreaker
 from gateway.router.meters import RouterMeters
 from gateway.router.outcomes import (
-    H_CONNECTOR,
-    H_REPLAY,
     STAGE_DECODE,
     STAGE_FORWARD,
     STAGE_ROUTE,

@@ -13,34 +13,31 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.contracts import Codec, SchemaVersion
+from gateway.headers import (
+    ERROR_PREFIXES,
+    H_ATTEMPTS,
+    H_CONNECTOR,
+    H_EXCEPTION,
+    H_FIRST_FAILURE,
+    H_LAST_FAILURE,
+    H_MESSAGE,
+    H_OFFSET,
+    H_PARTITION,
+    H_RETRIABLE,
+    H_SERVICE,
+    H_STAGE,
+    H_STATUS,
+    H_TOPIC,
+    H_TRANSACTION,
+)
 from gateway.kafka import Header, Record
 
 LEDGER_SCHEMA = "ledger.outcome"
-
-# Kafka Connect's dead-letter header names (ConnectorConfig / DeadLetterQueueReporter).
-H_TOPIC = "__connect.errors.topic"
-H_PARTITION = "__connect.errors.partition"
-H_OFFSET = "__connect.errors.offset"
-H_CONNECTOR = "__connect.errors.connector.name"
-H_STAGE = "__connect.errors.stage"
-H_EXCEPTION = "__connect.errors.exception.class.name"
-H_MESSAGE = "__connect.errors.exception.message"
-# Ours.
-H_TRANSACTION = "lgsp.transaction_id"
-H_SERVICE = "lgsp.errors.service"
-H_ATTEMPTS = "lgsp.errors.attempts"
-H_FIRST_FAILURE = "lgsp.errors.first_failure_at"
-H_LAST_FAILURE = "lgsp.errors.last_failure_at"
-H_RETRIABLE = "lgsp.errors.retriable"
-H_STATUS = "lgsp.errors.http_status"
-H_REPLAY = "lgsp.replay_id"
 
 # Stages, named as Kafka Connect names them where one fits.
 STAGE_DECODE = "VALUE_CONVERTER"
 STAGE_ROUTE = "TRANSFORMATION"
 STAGE_FORWARD = "TASK_PUT"
-
-_OWN_PREFIXES = ("__connect.errors.", "lgsp.errors.")
 
 
 @dataclass(slots=True)
@@ -102,7 +99,7 @@ def dead_letter_headers(outcome: Outcome) -> list[Header]:
     failure = outcome.failure
     assert failure is not None, "only failed outcomes are dead-lettered"
     rec = outcome.record
-    kept = [(k, v) for k, v in rec.headers if not k.startswith(_OWN_PREFIXES)]
+    kept = [(k, v) for k, v in rec.headers if not k.startswith(ERROR_PREFIXES)]
     first = outcome.attempts[0].at if outcome.attempts else outcome.completed_at
     last = outcome.attempts[-1].at if outcome.attempts else outcome.completed_at
     headers: list[Header] = [

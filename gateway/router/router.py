@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 
+from gateway.backoff import Backoff
 from gateway.contracts import Codec
 from gateway.errors import KafkaError
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, Record, TopicPartition
@@ -31,7 +32,6 @@ from gateway.metrics import (
     IN_FLIGHT,
     OUTCOME_DEAD_LETTERED,
 )
-from gateway.router.backoff import Backoff
 from gateway.router.forwarder import Abandoned, Forwarder, NationalExchange
 from gateway.router.leases import CLEAN, SendLeases, parse_lease, running
 from gateway.router.offsets import OffsetTracker

@@ -20,13 +20,13 @@ from typing import Any
 
 from gateway.contracts import Codec
 from gateway.errors import ContractError, UnknownTransactionError
+from gateway.headers import H_REPLAY, H_REPLAY_SOURCE, H_TRANSACTION
 from gateway.kafka import KafkaAdmin, Record
 from gateway.logs import get_logger
 from gateway.replay.audit import read_audits
-from gateway.replay.deadletters import H_REPLAY_SOURCE, DeadLetter
+from gateway.replay.deadletters import DeadLetter
 from gateway.replay.masking import masked as _masked
 from gateway.replay.scan import scan_all
-from gateway.router.outcomes import H_REPLAY, H_TRANSACTION
 from gateway.topics import Topics
 from gateway.trace.model import (
     EventKind,

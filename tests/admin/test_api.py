@@ -9,12 +9,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from devkit.localkafka import free_port
 from gateway.admin import METRICS_CONTENT_TYPE, AdminServer, Body, Operation, RouteSpec
 from gateway.app import Gateway, GatewayParts, Service
 from gateway.connect import PluginCatalog
 from gateway.contracts import Codec
 from gateway.errors import ConfigError, KafkaUnavailableError
-from gateway.localkafka import free_port
 from gateway.settings import Settings
 from gateway.topics import Topics
 from tests.connect.support import (

@@ -20,9 +20,9 @@ import aiohttp
 import orjson
 import pytest
 
+from devkit.localkafka import free_port
 from gateway.contracts import Codec, Envelope
 from gateway.kafka import read_topic
-from gateway.localkafka import free_port
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.support.cli import LGSP

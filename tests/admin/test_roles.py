@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from devkit.localkafka import free_port
 from gateway.app import Gateway
 from gateway.errors import ConfigError
-from gateway.localkafka import free_port
 from gateway.settings import Settings, load_settings
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle

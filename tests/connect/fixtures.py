@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import free_port
 from gateway.connect import ConnectorRuntime, PluginCatalog
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.kafka import KafkaAdmin, Producer
-from gateway.localkafka import free_port
 from gateway.settings import Settings
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from connectors.ioffice.simulator import IOfficeSimulator
 from connectors.one_stop.connector import OneStopConnector
-from connectors.one_stop.simulator import DossierEventSender
-from connectors.reporting.simulator import ReportWriter
+from devkit.simulators.ioffice import IOfficeSimulator
+from devkit.simulators.one_stop import DossierEventSender
+from devkit.simulators.reporting import ReportWriter
 from tests.connectors.rig import Running
 
 AGENCY = "000.00.00.H12"

@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.connect.context import TRANSACTION_ID_HEADER, RuntimeContext
+from gateway.connect.context import RuntimeContext
 from gateway.connect.plugin import ConnectorConfig, SourceConnector, SourceContext
 from gateway.connect.store import CompactedStore
 from gateway.contracts import Codec, Envelope
+from gateway.headers import H_TRANSACTION
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec, read_topic
 from gateway.topics import Topics
 from tests.support.waiting import wait_for
@@ -119,7 +120,7 @@ class Rig:
             assert rec.value is not None, "a connector topic holds no tombstones"
             envelope = Envelope.decode(self.codec, rec.value)
             found.append(Published(envelope, envelope.decode_payload(self.codec), rec.key,
-                                   rec.header(TRANSACTION_ID_HEADER)))
+                                   rec.header(H_TRANSACTION)))
         return found
 
     async def wait_published(self, name: str, count: int, *, timeout_s: float = 20.0,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from connectors._synthetic import ICT
 from connectors.ioffice import IOfficeConnector
-from connectors.ioffice.simulator import IOfficeSimulator
+from devkit.simulators._synthetic import ICT
+from devkit.simulators.ioffice import IOfficeSimulator
 from gateway.connect.context import transaction_id_for
 from gateway.errors import ConfigError, SchemaMismatchError
 from tests.connectors.rig import Rig

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.one_stop import OneStopConnector
 from connectors.one_stop.signature import sign
-from connectors.one_stop.simulator import DossierEventSender
+from devkit.simulators.one_stop import DossierEventSender
 from gateway.connect.context import RuntimeContext, transaction_id_for
 from gateway.connect.plugin import SourceContext, SourceRecord
 from gateway.errors import KafkaUnavailableError

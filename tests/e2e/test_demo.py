@@ -1,6 +1,6 @@
 """`make demo` as a user sees it: the bounded demo (`--once`) on the session broker.
 
-The demo runs as a user starts it (`python -m gateway.demo`), with short durations, its
+The demo runs as a user starts it (`python -m devkit.demo`), with short durations, its
 own state folder, free ports and this test's topic prefix. While it lingers after the
 story, the test asks the demo's real Prometheus itself, and opens the URLs the demo
 printed. Prometheus is part of the story: if it cannot be started the demo exits 1 and
@@ -98,7 +98,7 @@ async def test_bounded_demo_tells_the_whole_story(
         "LGSP_ROUTER__MAX_ATTEMPTS": "5",
         "LGSP_DEMO_LINGER": "20",
     }
-    argv = [sys.executable, "-m", "gateway.demo", "--once", "--dir", str(home),
+    argv = [sys.executable, "-m", "devkit.demo", "--once", "--dir", str(home),
             "--bootstrap-servers", kafka.bootstrap, "--duration", "30", "--outage", "12",
             "--rate", "30", "--idle-rate", "0"]
     for option in ("gateway", "stub", "prometheus", "ioffice", "webhook"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.localkafka import free_port
+from devkit.localkafka import free_port
 from tests.support.broker import REPO_ROOT
 from tests.support.cli import lgsp
 

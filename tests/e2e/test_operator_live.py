@@ -24,9 +24,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.reporting.simulator import ReportWriter
-from gateway.demo.processes import ManagedProcess
-from gateway.localkafka import LocalBroker, free_port
+from devkit.demo.processes import ManagedProcess
+from devkit.localkafka import LocalBroker, free_port
+from devkit.simulators.reporting import ReportWriter
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.deploy.metric_names import (

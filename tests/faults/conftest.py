@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import LocalBroker, free_port
 from gateway.contracts import Codec, SchemaRegistry
-from gateway.localkafka import LocalBroker, free_port
 from gateway.settings import Settings
 from tests.support.broker import REPO_ROOT
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import aiohttp
 
-from connectors.ioffice.simulator import IOfficeSimulator
+from devkit.localkafka import LocalBroker, free_port
+from devkit.simulators.ioffice import IOfficeSimulator
 from gateway.contracts import Codec
 from gateway.errors import KafkaError
 from gateway.kafka import KafkaAdmin
-from gateway.localkafka import LocalBroker, free_port
 from gateway.settings import Settings, router_group
 from gateway.topics import Topics
 from tests.support.processes import ServerProcess, loopback_env, run_lgsp

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.connect.context import TRANSACTION_ID_HEADER
+from devkit.localkafka import LocalBroker
 from gateway.contracts import Codec, Envelope
 from gateway.errors import KafkaError
+from gateway.headers import H_TRANSACTION
 from gateway.kafka import KafkaAdmin, Producer, TopicPartition, TopicSpec
-from gateway.localkafka import LocalBroker
 from tests.faults.checks import DoubledAtEndpointError, Report
 from tests.faults.rig import FaultRig, RouterTuning
 from tests.support.pipeline import dossier_envelope
@@ -151,7 +151,7 @@ async def _publish(bootstrap: str, topic: str, codec: Codec,
     await producer.start()
     try:
         acks = [await producer.send(topic, e.encode(codec), key=e.business_key.encode(),
-                                    headers=[(TRANSACTION_ID_HEADER, e.transaction_id.encode())])
+                                    headers=[(H_TRANSACTION, e.transaction_id.encode())])
                 for e in envelopes]
         await asyncio.gather(*acks)
     finally:

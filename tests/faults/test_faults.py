@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import LocalBroker
 from gateway.contracts import Codec
-from gateway.localkafka import LocalBroker
 from tests.faults.checks import (
     Report,
     conclude,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import LocalBroker
 from gateway.child_process import Memory
 from gateway.contracts import Codec
-from gateway.localkafka import LocalBroker
 from tests.faults.checks import (
     Report,
     conclude,

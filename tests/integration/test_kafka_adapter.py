@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from devkit.localkafka import free_port
 from gateway.errors import KafkaUnavailableError
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, TopicPartition, TopicSpec, read_topic
-from gateway.localkafka import free_port
 from tests.conftest import BrokerHandle
 
 pytestmark = pytest.mark.integration

@@ -9,14 +9,10 @@ from typing import Any
 
 import pytest
 
+from devkit.localkafka import free_port
+from devkit.stub import StubConfig, StubServer
 from gateway.contracts import Codec, SchemaRegistry
-from gateway.kafka import KafkaAdmin, Producer, Record, TopicSpec, read_topic
-from gateway.localkafka import free_port
-from gateway.metrics import GATEWAY
-from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import StubConfig, StubServer
-from gateway.router import Router
-from gateway.router.outcomes import (
+from gateway.headers import (
     H_ATTEMPTS,
     H_EXCEPTION,
     H_FIRST_FAILURE,
@@ -27,6 +23,10 @@ from gateway.router.outcomes import (
     H_STAGE,
     H_TOPIC,
 )
+from gateway.kafka import KafkaAdmin, Producer, Record, TopicSpec, read_topic
+from gateway.metrics import GATEWAY
+from gateway.ndxp import NdxpClient
+from gateway.router import Router
 from gateway.settings import NdxpSettings, RouterSettings, Settings
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import free_port
+from devkit.stub import StubConfig, StubServer
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, TopicPartition, TopicSpec
-from gateway.localkafka import free_port
 from gateway.metrics import GATEWAY, STUB
 from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.router import Router
 from gateway.router.leases import running
 from gateway.settings import NdxpSettings, RouterSettings, Settings, router_group

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from gateway.localkafka import free_port
+from devkit.localkafka import free_port
+from devkit.stub import StubConfig, StubServer
 from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.settings import NdxpSettings
 
 SECRET = "s3cret-for-tests"

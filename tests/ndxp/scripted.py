@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import web
 
-from gateway.localkafka import free_port
+from devkit.localkafka import free_port
 
 
 @dataclass

@@ -7,9 +7,9 @@ import ipaddress
 import pytest
 from pydantic import SecretStr
 
+from devkit.stub import StubServer
 from gateway.errors import RejectedError
 from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import StubServer
 from tests.ndxp.conftest import SECRET, Http, StartStub, basic, settings_for
 from tests.ndxp.factories import make_tx, raw_body
 

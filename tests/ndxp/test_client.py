@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from devkit.localkafka import free_port
+from devkit.stub import StubServer
 from gateway.errors import RejectedError, TransientForwardError
-from gateway.localkafka import free_port
 from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import StubServer
 from tests.ndxp.conftest import StartStub, settings_for
 from tests.ndxp.factories import make_tx
 from tests.ndxp.scripted import scripted_endpoint

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import free_port
+from devkit.stub import JOURNAL_NAME, StubConfig, StubServer
 from gateway.errors import ConfigError
-from gateway.localkafka import free_port
 from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import JOURNAL_NAME, StubConfig, StubServer
 from tests.ndxp.conftest import SECRET, StartStub, open_http, settings_for
 from tests.ndxp.factories import make_tx
 

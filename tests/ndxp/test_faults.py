@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from devkit.stub import StubServer
 from gateway.errors import TransientForwardError
 from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import StubServer
 from tests.ndxp.conftest import Http, settings_for
 from tests.ndxp.factories import make_tx, raw_body
 

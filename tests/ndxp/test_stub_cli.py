@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from devkit.localkafka import free_port
 from gateway.errors import TransientForwardError
-from gateway.localkafka import free_port
 from gateway.ndxp import NdxpClient, OutboundTransaction
 from tests.ndxp.conftest import SECRET, settings_for
 from tests.ndxp.factories import make_tx

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit.stub import StubServer
 from gateway.errors import RejectedError
 from gateway.ndxp import NdxpClient
-from gateway.ndxp.stub import StubServer
 from tests.ndxp.conftest import Http
 from tests.ndxp.factories import make_tx, raw_body
 

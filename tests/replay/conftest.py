@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from devkit.localkafka import free_port
+from devkit.stub import StubConfig, StubServer
 from gateway.app import Gateway
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec
-from gateway.localkafka import free_port
-from gateway.ndxp.stub import StubConfig, StubServer
 from gateway.settings import NdxpSettings, RouterSettings, Settings
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle

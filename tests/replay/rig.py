@@ -11,11 +11,11 @@ from typing import Any
 import aiohttp
 import orjson
 
+from devkit.stub import StubServer
 from gateway.app import Gateway
 from gateway.contracts import Codec, Envelope
+from gateway.headers import H_TRANSACTION
 from gateway.kafka import Producer, Record, read_topic
-from gateway.ndxp.stub import StubServer
-from gateway.router.outcomes import H_TRANSACTION
 from gateway.topics import Topics
 from tests.support.cli import LGSP
 from tests.support.pipeline import dossier_envelope, publish, set_faults, stub_stats

@@ -8,10 +8,10 @@ import pytest
 
 from gateway.contracts import Codec
 from gateway.errors import ConfigError
+from gateway.headers import H_REPLAY_SOURCE
 from gateway.kafka import Record
 from gateway.replay import (
     AUDIT_SCHEMA,
-    H_REPLAY_SOURCE,
     AuditRecord,
     AuditStatus,
     DeadLetter,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from testcontainers.community.kafka import KafkaContainer
 
-from gateway.localkafka import LocalBroker, free_port
+from devkit.localkafka import LocalBroker, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

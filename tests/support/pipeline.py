@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from gateway.connect.context import TRANSACTION_ID_HEADER
 from gateway.contracts import Codec, Envelope, new_transaction_id
+from gateway.headers import H_TRANSACTION
 from gateway.kafka import Producer
 from tests.support.contracts import dossier_event, official_document
 
@@ -47,7 +47,7 @@ async def publish(producer: Producer, codec: Codec, topic: str, envelopes: list[
     """Publish envelopes keyed by business key and wait for every acknowledgement."""
     acks = [
         await producer.send(topic, env.encode(codec), key=env.business_key.encode(),
-                            headers=[(TRANSACTION_ID_HEADER, env.transaction_id.encode())])
+                            headers=[(H_TRANSACTION, env.transaction_id.encode())])
         for env in envelopes
     ]
     await asyncio.gather(*acks)

@@ -30,11 +30,11 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from gateway.connect.context import TRANSACTION_ID_HEADER
+from devkit.stub.journal import JOURNAL_NAME
 from gateway.contracts import Codec
+from gateway.headers import H_EXCEPTION, H_MESSAGE, H_STAGE, H_TRANSACTION
 from gateway.kafka import KafkaAdmin, Record, TopicPartition, TopicReader
-from gateway.ndxp.stub.journal import JOURNAL_NAME
-from gateway.router.outcomes import H_EXCEPTION, H_MESSAGE, H_STAGE, LEDGER_SCHEMA
+from gateway.router.outcomes import LEDGER_SCHEMA
 from gateway.topics import Topics
 
 
@@ -181,7 +181,7 @@ class Accounts:
         assert self._replays is not None
         for rec in await self._sources.update():
             self.source_records += 1
-            tx = rec.header(TRANSACTION_ID_HEADER)
+            tx = rec.header(H_TRANSACTION)
             if tx is None:
                 self.source_without_id += 1
             else:
@@ -237,7 +237,7 @@ def _dead_letter(rec: Record) -> DeadLetter:
         value = rec.header(name)
         return value.decode(errors="replace") if value is not None else ""
 
-    tx = rec.header(TRANSACTION_ID_HEADER)
+    tx = rec.header(H_TRANSACTION)
     return DeadLetter(tx.decode() if tx is not None else None, text(H_STAGE), text(H_EXCEPTION),
                       text(H_MESSAGE), rec.offset)
 

@@ -30,12 +30,13 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors.ioffice.simulator import IOfficeSimulator
-from connectors.one_stop.simulator import DossierEventSender, SendSummary
-from connectors.reporting.simulator import ReportWriter, WrittenFile
-from gateway.connect.context import TRANSACTION_ID_HEADER, transaction_id_for
+from devkit.simulators.ioffice import IOfficeSimulator
+from devkit.simulators.one_stop import DossierEventSender, SendSummary
+from devkit.simulators.reporting import ReportWriter, WrittenFile
+from gateway.connect.context import transaction_id_for
 from gateway.contracts import Codec
 from gateway.errors import KafkaError
+from gateway.headers import H_TRANSACTION
 from gateway.kafka import Producer
 from gateway.topics import Topics
 from tests.support.pipeline import dossier_envelope
@@ -207,7 +208,7 @@ class Traffic:
 
         async def send() -> None:
             ack = await producer.send(topic, value, key=key,
-                                      headers=[(TRANSACTION_ID_HEADER, tx.encode())])
+                                      headers=[(H_TRANSACTION, tx.encode())])
             await ack
 
         await _retry_kafka(send)

@@ -7,13 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gateway.backoff import Backoff
 from gateway.errors import NoRouteError, RejectedError
-from gateway.kafka import Record
-from gateway.router.backoff import Backoff
-from gateway.router.breaker import CircuitBreaker, CircuitState
-from gateway.router.leases import Lease, SendLeases, parse_lease, running
-from gateway.router.offsets import OffsetTracker
-from gateway.router.outcomes import (
+from gateway.headers import (
     H_ATTEMPTS,
     H_CONNECTOR,
     H_EXCEPTION,
@@ -22,12 +18,12 @@ from gateway.router.outcomes import (
     H_PARTITION,
     H_STAGE,
     H_TOPIC,
-    STAGE_FORWARD,
-    Attempt,
-    Failure,
-    Outcome,
-    dead_letter_headers,
 )
+from gateway.kafka import Record
+from gateway.router.breaker import CircuitBreaker, CircuitState
+from gateway.router.leases import Lease, SendLeases, parse_lease, running
+from gateway.router.offsets import OffsetTracker
+from gateway.router.outcomes import STAGE_FORWARD, Attempt, Failure, Outcome, dead_letter_headers
 from gateway.router.recent import RecentDeliveries
 from gateway.router.routing import RoutingTable
 from gateway.settings import RouteRule

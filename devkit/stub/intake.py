@@ -1,0 +1,211 @@
+"""Taking in transactions: validate, record the idempotency key, build the answer.
+
+This is the stub's business logic without HTTP: the routes hand it a service code, the
+Idempotency-Key header and the body bytes, and send back the `Answer` it returns.
+Every accepted or refused transaction is counted here, in stats and metrics alike.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Answer", "Intake", "refusal"]
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from devkit.stub.journal import JournalRecord
+from devkit.stub.metering import (
+    RESULT_ACCEPTED,
+    RESULT_DUPLICATE,
+    RESULT_FOUND,
+    RESULT_NOT_FOUND,
+    Meter,
+)
+from devkit.stub.stats import Stats
+from devkit.stub.store import IdempotencyStore, KeyConflictError, StoreUnavailableError
+from devkit.stub.validation import InvalidTransactionError, request_id_of
+from gateway.ndxp.catalogue import find_service
+from gateway.ndxp.wire import HTTP_STATUS, IDEMPOTENCY_KEY, ResultCode
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to send back: an HTTP status and a JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def refusal(code: ResultCode, message: str) -> Answer:
+    """A coded error answer `{"result_code", "message"}` with the code's HTTP status."""
+    return Answer(HTTP_STATUS[code], {"result_code": code.value, "message": message})
+
+
+class Intake:
+    """Accepts single and batched transactions for the catalogued national services."""
+
+    def __init__(
+        self, store: IdempotencyStore, stats: Stats, meter: Meter, *, max_batch: int
+    ) -> None:
+        self._store = store
+        self._stats = stats
+        self._meter = meter
+        self._max_batch = max_batch
+
+    def refuse(self, service: str, code: ResultCode, message: str, count: int = 1) -> Answer:
+        """Count `count` refused transactions and answer with the code."""
+        self._stats.rejected(count)
+        self._meter.request(service, code.value, count)
+        return refusal(code, message)
+
+    async def one(self, service: str, idempotency_key: str | None, raw: bytes) -> Answer:
+        """One transaction: 200 with a receipt (maybe a duplicate's), or a coded refusal."""
+        if find_service(service) is None:
+            return self.refuse(service, ResultCode.SERVICE_UNKNOWN, _unknown(service))
+        if not idempotency_key:
+            return self.refuse(service, ResultCode.DATA_INCORRECT,
+                               f"missing {IDEMPOTENCY_KEY} header")
+        try:
+            request_id = request_id_of(_parse(raw), idempotency_key)
+            record, duplicate = await self._store.accept(request_id, service)
+        except InvalidTransactionError as exc:
+            return self.refuse(service, exc.code, exc.message)
+        except KeyConflictError as exc:
+            return self.refuse(service, ResultCode.DATA_INCORRECT, str(exc))
+        except StoreUnavailableError as exc:
+            return self.refuse(service, ResultCode.SERVICE_UNAVAILABLE, str(exc))
+        self._count_accepted(service, duplicate)
+        return Answer(200, _receipt(record, duplicate))
+
+    async def lookup(self, service: str, request_id: str) -> Answer:
+        """The receipt issued for `request_id`, with `duplicate` false, or 404.
+
+        A lookup is a question, not a transaction: it is not counted in the stats.
+        """
+        if find_service(service) is None:
+            self._meter.request(service, ResultCode.SERVICE_UNKNOWN.value)
+            return refusal(ResultCode.SERVICE_UNKNOWN, _unknown(service))
+        try:
+            record = await self._store.find(request_id, service)
+        except StoreUnavailableError as exc:
+            self._meter.request(service, ResultCode.SERVICE_UNAVAILABLE.value)
+            return refusal(ResultCode.SERVICE_UNAVAILABLE, str(exc))
+        if record is None:
+            self._meter.request(service, RESULT_NOT_FOUND)
+            return refusal(ResultCode.TRANSACTION_UNKNOWN,
+                           f"service {service} has no transaction {request_id[:60]!r}")
+        self._meter.request(service, RESULT_FOUND)
+        return Answer(200, _receipt(record, duplicate=False))
+
+    async def batch(self, service: str, raw: bytes) -> Answer:
+        """A batch: 200 with one result per transaction, or a refusal of the whole batch."""
+        entry = find_service(service)
+        if entry is None:
+            return self.refuse(service, ResultCode.SERVICE_UNKNOWN, _unknown(service),
+                               batch_size(raw))
+        if not entry.accepts_batch:
+            return self.refuse(
+                service, ResultCode.DATA_INCORRECT,
+                f"national service {service} does not accept batches; send its "
+                "transactions one by one", batch_size(raw),
+            )
+        try:
+            body = _parse(raw)
+        except InvalidTransactionError as exc:
+            return self.refuse(service, exc.code, exc.message)
+        items = body.get("transactions") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return self.refuse(service, ResultCode.DATA_INCORRECT,
+                               "field 'transactions' must be a non-empty list")
+        if len(items) > self._max_batch:
+            return self.refuse(
+                service, ResultCode.DATA_INCORRECT,
+                f"field 'transactions' has {len(items)} items; at most {self._max_batch} "
+                "are allowed", len(items),
+            )
+        # All items at once, so their new keys land in the same group commit.
+        results = await asyncio.gather(*(self._item(service, item) for item in items))
+        return Answer(200, {"results": results})
+
+    async def _item(self, service: str, item: Any) -> dict[str, Any]:
+        request_id = item.get("request_id") if isinstance(item, dict) else None
+        try:
+            request_id = request_id_of(item, None)
+            record, duplicate = await self._store.accept(request_id, service)
+        except InvalidTransactionError as exc:
+            return self._item_refused(service, request_id, exc.code, exc.message)
+        except KeyConflictError as exc:
+            return self._item_refused(service, request_id, ResultCode.DATA_INCORRECT, str(exc))
+        except StoreUnavailableError as exc:
+            return self._item_refused(service, request_id, ResultCode.SERVICE_UNAVAILABLE,
+                                      str(exc))
+        self._count_accepted(service, duplicate)
+        return {
+            "request_id": request_id,
+            "result_code": ResultCode.OK.value,
+            "receipt_id": record.receipt_id,
+            "received_at": record.received_at,
+            "duplicate": duplicate,
+            "message": "already received" if duplicate else "accepted",
+        }
+
+    def _item_refused(
+        self, service: str, request_id: Any, code: ResultCode, message: str
+    ) -> dict[str, Any]:
+        self._stats.rejected()
+        self._meter.request(service, code.value)
+        return {
+            "request_id": request_id if isinstance(request_id, str) else None,
+            "result_code": code.value,
+            "receipt_id": None,
+            "received_at": None,
+            "duplicate": False,
+            "message": message,
+        }
+
+    def _count_accepted(self, service: str, duplicate: bool) -> None:
+        if duplicate:
+            self._stats.duplicate(service)
+            self._meter.request(service, RESULT_DUPLICATE)
+        else:
+            self._meter.request(service, RESULT_ACCEPTED)
+
+
+def batch_size(raw: bytes) -> int:
+    """How many transactions a batch body holds (1 if it is not a proper batch)."""
+    body = _json(raw)
+    items = body.get("transactions") if isinstance(body, dict) else None
+    return len(items) if isinstance(items, list) and items else 1
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidTransactionError(
+            ResultCode.DATA_INCORRECT, f"the body is not valid JSON: {exc}"
+        ) from None
+
+
+def _unknown(service: str) -> str:
+    return f"no national service {service[:60]!r} in the catalogue (see GET /ndxp/v1/services)"
+
+
+def _receipt(record: JournalRecord, duplicate: bool) -> dict[str, Any]:
+    return {
+        "result_code": ResultCode.OK.value,
+        "receipt_id": record.receipt_id,
+        "request_id": record.key,
+        "service_code": record.service,
+        "received_at": record.received_at,
+        "duplicate": duplicate,
+    }
