@@ -144,3 +144,13 @@ def test_build_context_is_an_allow_list_of_existing_paths(stages: list[Stage]) -
                 assert (REPO / source).exists(), f"COPY source {source} missing"
                 top = source.split("/")[0]
                 assert f"!{top}" in rules or f"!{top}/" in rules, f"{top} not in the context"
+
+
+def test_the_image_holds_no_development_package(stages: list[Stage]) -> None:
+    ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text(encoding="utf-8")
+    assert "!devkit" not in ignore and "!devkit/" not in ignore
+    for stage in stages:
+        for args in stage.args_of("COPY"):
+            assert "devkit" not in args, f"the production image copies the devkit: {args}"
+        for run in stage.args_of("RUN"):
+            assert "devkit" not in run, f"the production image installs the devkit: {run}"
