@@ -16,7 +16,8 @@ GatewayError                      retriable?
 │   ├── TransientForwardError     yes  timeout, connection error, 5xx
 │   ├── CircuitOpenError          yes  the service's breaker is open
 │   ├── RejectedError             no   the national service refused the data (4xx)
-│   └── NoRouteError              no   no routing rule for this message type and source
+│   ├── NoRouteError              no   no routing rule for this message type and source
+│   └── HoldExpiredError          no   held longer than router.hold_max_s for a service
 ├── ConnectorError                no   connector runtime problems
 │   ├── SourceUnavailableError    yes  a provincial system did not answer this time
 │   ├── UnknownPluginError        no
@@ -46,6 +47,7 @@ __all__ = [
     "FieldProblem",
     "ForwardError",
     "GatewayError",
+    "HoldExpiredError",
     "KafkaError",
     "KafkaRequestError",
     "KafkaUnavailableError",
@@ -167,6 +169,10 @@ class RejectedError(ForwardError):
 
 class NoRouteError(ForwardError):
     """No routing rule maps this message type and source to a national service."""
+
+
+class HoldExpiredError(ForwardError):
+    """Held for its national service longer than the hold cap: dead-lettered, not lost."""
 
 
 class ConnectorError(GatewayError):

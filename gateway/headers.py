@@ -17,6 +17,16 @@ H_REPLAY_SOURCE = "lgsp.replay.dead_letter"
 This is what makes a replay exactly-once per failure without trusting clocks: a
 dead-letter record whose coordinates a submission names has been replayed."""
 
+# On a transaction held for a national service that is unavailable (a hold topic record).
+H_HOLD_SINCE = "lgsp.hold.since_ms"
+"""When the transaction was first held (epoch milliseconds); kept when it is held again."""
+H_HOLD_REASON = "lgsp.hold.reason"
+H_HOLD_SOURCE = "lgsp.hold.source"
+"""`<topic>:<partition>:<offset>` of the record the hold copy was made from."""
+H_HOLD_RECONCILE = "lgsp.hold.reconcile"
+"""Present when the national side may already have it: looked up before it is sent."""
+HOLD_PREFIX = "lgsp.hold."
+
 # Kafka Connect's dead-letter header names.
 H_TOPIC = "__connect.errors.topic"
 H_PARTITION = "__connect.errors.partition"

@@ -19,11 +19,14 @@ __all__ = [
     "END_TO_END_LATENCY",
     "FORWARD_DURATION",
     "GATEWAY",
+    "HELD",
+    "HELD_OLDEST_AGE",
     "INGESTED",
     "IN_FLIGHT",
     "KAFKA_READY",
     "OUTCOME_DEAD_LETTERED",
     "OUTCOME_DELIVERED",
+    "OUTCOME_HELD",
     "OUTCOME_RETRIED",
     "RECONCILED",
     "RECONCILE_ABSENT",
@@ -46,6 +49,8 @@ STUB = CollectorRegistry(auto_describe=True)
 OUTCOME_DELIVERED = "delivered"
 OUTCOME_RETRIED = "retried"
 OUTCOME_DEAD_LETTERED = "dead_lettered"
+# Moved to its service's hold topic while the service is unavailable (not final).
+OUTCOME_HELD = "held"
 
 # Results of asking a national service whether it already has a transaction.
 RECONCILE_FOUND = "found"
@@ -96,6 +101,19 @@ DEAD_LETTERED = Counter(
 CIRCUIT_STATE = Gauge(
     "lgsp_circuit_state",
     "Circuit breaker state per national service: 0 closed, 1 half-open, 2 open.",
+    ["service"],
+    registry=GATEWAY,
+)
+HELD = Gauge(
+    "lgsp_held_transactions",
+    "Transactions held for a national service that is unavailable, in its hold topic "
+    "(partitions this router owns); they flow again by themselves when it answers.",
+    ["service"],
+    registry=GATEWAY,
+)
+HELD_OLDEST_AGE = Gauge(
+    "lgsp_held_oldest_age_seconds",
+    "Age of the oldest transaction held for a national service (0 when none is held).",
     ["service"],
     registry=GATEWAY,
 )

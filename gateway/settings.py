@@ -80,6 +80,11 @@ class RouterSettings(_Section):
     backoff_max_s: float = Field(default=5.0, gt=0)
     breaker_failure_threshold: int = Field(default=20, ge=1)
     breaker_reset_s: float = Field(default=5.0, gt=0)
+    # A probe that fails doubles the wait before the next one, up to this ceiling.
+    breaker_reset_max_s: float = Field(default=60.0, gt=0)
+    # While a service is unavailable its transactions are held, not dead-lettered, for at
+    # most this long (3 days; hold topics keep records 14 days).
+    hold_max_s: float = Field(default=3 * 24 * 3600.0, gt=0, le=13 * 24 * 3600.0)
     commit_interval_s: float = Field(default=0.5, gt=0)
     drain_timeout_s: float = Field(default=20.0, ge=0)
     lag_interval_s: float = Field(default=5.0, gt=0)

@@ -29,9 +29,29 @@ class Topics:
 
     @property
     def router_pattern(self) -> str:
-        """Regex matching every topic the router consumes: connector topics and replays."""
+        """Regex matching every topic the router consumes: connector, hold and replay topics."""
         src = re.escape(f"{self.prefix}src.") + r"[A-Za-z0-9._-]+"
-        return f"^(?:{src}|{re.escape(self.replay)})$"
+        hold = re.escape(self.hold_prefix) + r"[A-Za-z0-9._-]+"
+        return f"^(?:{src}|{hold}|{re.escape(self.replay)})$"
+
+    @property
+    def hold_prefix(self) -> str:
+        """Prefix of the hold topics, one per national service."""
+        return f"{self.prefix}hold."
+
+    def hold(self, service: str) -> str:
+        """Transactions held while a national service is unavailable, in arrival order."""
+        return f"{self.hold_prefix}{service}"
+
+    def held_service(self, topic: str) -> str | None:
+        """The national service a hold topic belongs to; None for any other topic."""
+        if topic.startswith(self.hold_prefix):
+            return topic[len(self.hold_prefix):]
+        return None
+
+    def hold_spec(self, service: str) -> TopicSpec:
+        """How the router creates a service's hold topic: it outlives the longest hold."""
+        return TopicSpec(self.hold(service), 3, config={"retention.ms": str(14 * _DAY_MS)})
 
     @property
     def replay(self) -> str:

@@ -147,7 +147,7 @@ class ExchangeRoutes:
                            f"missing, unknown or expired bearer token; get one from {TOKEN_PATH}")
         raw = await request.read()
         faults = self._faults
-        if faults.down:
+        if faults.is_down(service):
             return self._unavailable(service, "the national service is down (injected fault)",
                                      count, raw)
         if faults.latency_ms:

@@ -4,6 +4,7 @@
   recorded, so a later retry is a first delivery, not a duplicate.
 - `latency_ms`: added before each transaction request is answered.
 - `down`: every transaction request answers 503 at once (and /readyz says so).
+- `down_services`: the same, for the listed national services only (an outage of one).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class FaultsUpdate(BaseModel):
     error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     latency_ms: int | None = Field(default=None, ge=0, le=600_000)
     down: bool | None = None
+    down_services: list[str] | None = Field(default=None, max_length=100)
 
 
 class Faults:
@@ -33,6 +35,7 @@ class Faults:
         self.error_rate = 0.0
         self.latency_ms = 0
         self.down = False
+        self.down_services: frozenset[str] = frozenset()
         # Fault injection needs no cryptographic randomness, only a fair coin.
         self._rng = rng or random.Random()  # noqa: S311 - not a security use
 
@@ -44,6 +47,12 @@ class Faults:
             self.latency_ms = update.latency_ms
         if update.down is not None:
             self.down = update.down
+        if update.down_services is not None:
+            self.down_services = frozenset(update.down_services)
+
+    def is_down(self, service: str) -> bool:
+        """Whether requests for this service answer 503 (all down, or this one)."""
+        return self.down or service in self.down_services
 
     def injects_error(self) -> bool:
         """Whether this request is one of the `error_rate` share that fails."""
@@ -51,4 +60,5 @@ class Faults:
 
     def as_json(self) -> dict[str, Any]:
         """The faults as `GET /ndxp/v1/faults` reports them."""
-        return {"error_rate": self.error_rate, "latency_ms": self.latency_ms, "down": self.down}
+        return {"error_rate": self.error_rate, "latency_ms": self.latency_ms, "down": self.down,
+                "down_services": sorted(self.down_services)}

@@ -18,6 +18,7 @@ from gateway.kafka import GroupConsumer, KafkaAdmin, TopicPartition
 from gateway.logs import get_logger
 from gateway.router.commits import Committer
 from gateway.router.dispatch import Dispatcher, log_if_died
+from gateway.router.holds import Holds
 from gateway.router.leases import SendLeases, parse_lease
 from gateway.router.offsets import OffsetTracker
 
@@ -43,6 +44,7 @@ class Assignments:
         self._reconcile_below: dict[Partition, int] = {}
         self._settling: asyncio.Task[None] | None = None
         self.dispatcher: Dispatcher | None = None
+        self.holds: Holds | None = None
 
     def reconcile_first(self, tp: Partition, offset: int) -> bool:
         """Whether a previous owner may have sent this record unseen."""
@@ -55,9 +57,15 @@ class Assignments:
         await self.cancel_settling()
         dispatcher = self._dispatcher()
         tps = {(tp.topic, tp.partition) for tp in partitions}
-        clean = await dispatcher.wait_finished(
-            lambda: self._tracker.outstanding_in(tps) == 0, self._drain_timeout_s)
+        # Parked records (held for a service still down) are not waited for: they stay
+        # uncommitted and wait in Kafka for the next owner instead.
+        finished = await dispatcher.wait_finished(
+            lambda: self._tracker.outstanding_in(tps) == dispatcher.parked_in(tps),
+            self._drain_timeout_s)
+        clean = finished and dispatcher.parked_in(tps) == 0
         dispatcher.cancel_partitions(tps)
+        if self.holds is not None:
+            self.holds.revoked(partitions)
         try:
             # Every revoked partition's point, changed or not: the last periodic commit
             # says `running`, and left so the next owner would look up every record to
@@ -112,7 +120,8 @@ class Assignments:
                 log.warning("cannot tell yet what to reconcile; partitions stay paused",
                             error=str(exc), attempt=attempt)
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** min(attempt, 6)))
-        self._consumer.resume(partitions & self._consumer.assignment())
+        mine = partitions & self._consumer.assignment()
+        self._consumer.resume(self.holds.resumable(mine) if self.holds is not None else mine)
         log.info("partitions assigned", partitions=sorted(f"{t}:{p}" for t, p in partitions))
 
     async def _decide_reconciliation(self, partitions: set[TopicPartition]) -> None:

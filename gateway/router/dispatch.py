@@ -2,9 +2,14 @@
 
 Records of one key share a partition, so a chain per (topic, partition, key) keeps their
 order. A chain task forwards its records in turn, waits for the send limit where needed,
-writes each outcome, and marks it final for the offset tracker. At most `max_in_flight`
-records are outstanding (consumed but not final); `room` is clear while the window is
-full, and the consume loop waits on it.
+writes each outcome (or moves a held one to its hold topic), and marks it final for the
+offset tracker. At most `max_in_flight` records are outstanding (consumed but not final);
+`room` is clear while the window is full, and the consume loop waits on it.
+
+A record read from a hold topic whose service is still unavailable is *parked*: its
+chain waits for the service (the hold partitions are paused meanwhile, so only the few
+already fetched wait in memory). Parked chains do not count against the window, so an
+outage of one service never starves the others.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Dispatcher:
         reconcile_first: Callable[[Partition, int], bool],
     ) -> None:
         self._forwarder = forwarder
+        self._holds = forwarder.holds
         self._writer = writer
         self._tracker = tracker
         self._leases = leases
@@ -48,6 +54,9 @@ class Dispatcher:
         self._reconcile_first = reconcile_first
         self._chains: dict[ChainKey, deque[Record]] = {}
         self._tasks: dict[asyncio.Task[None], ChainKey] = {}
+        # Parked chains and how many records each holds back; their total.
+        self._parked: dict[ChainKey, int] = {}
+        self._parked_total = 0
         self.room = asyncio.Event()
         self.room.set()
         # Set whenever a record's outcome becomes final; drains wait on it.
@@ -56,7 +65,11 @@ class Dispatcher:
     @property
     def free(self) -> int:
         """How many more records may be taken in now."""
-        return self._max_in_flight - self._tracker.outstanding
+        return self._max_in_flight - self._tracker.outstanding + self._parked_total
+
+    def parked_in(self, partitions: set[Partition]) -> int:
+        """Records held back by parked chains in some partitions."""
+        return sum(n for key, n in self._parked.items() if (key[0], key[1]) in partitions)
 
     def dispatch(self, rec: Record) -> None:
         """Queue a consumed record behind its key's chain, starting the chain if idle."""
@@ -65,6 +78,9 @@ class Dispatcher:
         queue = self._chains.get(key)
         if queue is not None:
             queue.append(rec)
+            if key in self._parked:
+                self._parked[key] += 1
+                self._parked_total += 1
             return
         self._chains[key] = deque([rec])
         task = asyncio.create_task(self._run_chain(key))
@@ -75,7 +91,7 @@ class Dispatcher:
         """Open or close the window after records were taken in or finished."""
         outstanding = self._tracker.outstanding
         IN_FLIGHT.set(outstanding)
-        if outstanding < self._max_in_flight:
+        if outstanding - self._parked_total < self._max_in_flight:
             self.room.set()
         else:
             self.room.clear()
@@ -118,6 +134,7 @@ class Dispatcher:
 
     async def _run_chain(self, key: ChainKey) -> None:
         queue = self._chains[key]
+        doubt = False  # a held record that may have been sent before it was parked
         try:
             while queue:
                 rec = queue[0]
@@ -126,7 +143,11 @@ class Dispatcher:
                     await self._leases.wait_allowed(tp, rec.offset)
                 try:
                     outcome = await self._forwarder.process(
-                        rec, reconcile_first=self._reconcile_first(tp, rec.offset))
+                        rec, reconcile_first=doubt or self._reconcile_first(tp, rec.offset))
+                    if outcome.held and self._holds.is_hold(rec.topic):
+                        doubt = doubt or outcome.maybe_sent
+                        await self._park(key, rec, outcome.service or "")
+                        continue
                 except Abandoned:
                     return
                 except Exception as exc:  # a defect must dead-letter, not lose
@@ -136,7 +157,11 @@ class Dispatcher:
                     outcome = Outcome(record=rec, connector=self._forwarder.connector_of(rec),
                                       transaction_id=None, service=None, delivered=False,
                                       failure=Failure(STAGE_FORWARD, exc, retriable=False))
-                await self._writer.write(outcome)
+                if outcome.held:
+                    await self._writer.hold(outcome)
+                else:
+                    await self._writer.write(outcome)
+                doubt = False
                 queue.popleft()
                 self._tracker.finish(rec.topic, rec.partition, rec.offset)
                 self._progress.set()
@@ -144,6 +169,20 @@ class Dispatcher:
         finally:
             if self._chains.get(key) is queue:
                 del self._chains[key]
+
+    async def _park(self, key: ChainKey, rec: Record, service: str) -> None:
+        """Wait for an unavailable service with a held record, outside the window."""
+        queue = self._chains[key]
+        self._parked[key] = len(queue)
+        self._parked_total += len(queue)
+        self._holds.parked(service, rec.offset, self._holds.since_ms(rec))
+        self.update_room()
+        try:
+            await self._forwarder.wait_for_service(service, self._holds.remaining_s(rec))
+        finally:
+            self._parked_total -= self._parked.pop(key, 0)
+            self._holds.unparked(service, rec.offset)
+            self.update_room()
 
 
 def log_if_died(task: asyncio.Task[None]) -> None:

@@ -6,6 +6,10 @@ may have reached the national side without us seeing the answer (a timeout, a dr
 connection), or the record may have been sent by a previous router that crashed, the
 next attempt first asks the national side whether it already has the transaction, so
 it is not sent twice.
+
+While the service is unavailable (its breaker open, or every attempt of a spent retry
+budget failed with nobody answered in between) the outcome is `held`, not dead-lettered:
+the transaction waits in the service's hold topic (see holds) and flows again by itself.
 """
 
 from __future__ import annotations
@@ -13,27 +17,27 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Protocol
 
 from gateway.backoff import Backoff
 from gateway.contracts import Codec, Envelope
 from gateway.errors import (
-    CircuitOpenError,
     ContractError,
     ForwardError,
     MalformedRecordError,
     NoRouteError,
 )
-from gateway.headers import H_CONNECTOR, H_REPLAY
+from gateway.headers import H_CONNECTOR, H_HOLD_RECONCILE, H_REPLAY
 from gateway.kafka import Record
 from gateway.metrics import (
-    CIRCUIT_STATE,
     RECONCILE_ABSENT,
     RECONCILE_FAILED,
     RECONCILE_FOUND,
 )
 from gateway.ndxp import OutboundTransaction, Receipt
+from gateway.router.availability import ServiceAvailability
 from gateway.router.breaker import CircuitBreaker
+from gateway.router.exchange import NationalExchange
+from gateway.router.holds import Holds
 from gateway.router.meters import RouterMeters
 from gateway.router.outcomes import (
     STAGE_DECODE,
@@ -42,6 +46,7 @@ from gateway.router.outcomes import (
     Attempt,
     Failure,
     Outcome,
+    mark_held,
 )
 from gateway.router.recent import RecentDeliveries
 from gateway.router.routing import RoutingTable
@@ -53,16 +58,6 @@ class Abandoned(Exception):  # noqa: N818 - a control-flow signal, not an error
 
     Its offset is not committed, so the next owner picks it up (and reconciles it first).
     """
-
-
-class NationalExchange(Protocol):
-    """What the router needs from the NDXP client."""
-
-    async def submit(self, service: str, tx: OutboundTransaction) -> Receipt:
-        """Deliver one transaction; raises ForwardError subclasses."""
-
-    async def lookup(self, service: str, transaction_id: str) -> Receipt | None:
-        """The receipt if the national side already has this transaction, else None."""
 
 
 class Forwarder:
@@ -82,6 +77,10 @@ class Forwarder:
         remembered_deliveries: int,
         stopping: asyncio.Event | None = None,
         meters: RouterMeters | None = None,
+        breaker_reset_max_s: float = 60.0,
+        hold_max_s: float = 3 * 24 * 3600.0,
+        availability: ServiceAvailability | None = None,
+        holds: Holds | None = None,
     ) -> None:
         self._stopping = stopping or asyncio.Event()
         self.meters = meters or RouterMeters()
@@ -91,22 +90,17 @@ class Forwarder:
         self._topics = topics
         self._backoff = backoff
         self._max_attempts = max_attempts
-        self._breaker_threshold = breaker_threshold
-        self._breaker_reset_s = breaker_reset_s
-        self.breakers: dict[str, CircuitBreaker] = {}
+        self.availability = availability or ServiceAvailability(
+            exchange=exchange, threshold=breaker_threshold, reset_s=breaker_reset_s,
+            reset_max_s=breaker_reset_max_s)
+        self.holds = holds or Holds(topics=topics, availability=self.availability,
+                                    hold_max_s=hold_max_s)
         self._delivered = RecentDeliveries(remembered_deliveries)
         self._source_prefix = f"{topics.prefix}src."
 
     def breaker(self, service: str) -> CircuitBreaker:
         """The circuit breaker of one national service."""
-        found = self.breakers.get(service)
-        if found is None:
-            gauge = CIRCUIT_STATE.labels(service)
-            found = self.breakers[service] = CircuitBreaker(
-                self._breaker_threshold, self._breaker_reset_s,
-                on_change=lambda state: gauge.set(int(state)),
-            )
-        return found
+        return self.availability.breaker(service)
 
     def connector_of(self, rec: Record) -> str:
         """The connector a record came from, even when it cannot be decoded."""
@@ -117,31 +111,14 @@ class Forwarder:
 
     async def process(self, rec: Record, *, reconcile_first: bool = False) -> Outcome:
         """The outcome of one record; never raises for problems with the record itself."""
-        replay = rec.header(H_REPLAY)
-        outcome = Outcome(
-            record=rec, connector=self.connector_of(rec), transaction_id=None, service=None,
-            delivered=False, replay_id=replay.decode() if replay else None,
-        )
-        try:
-            if rec.value is None:
-                raise MalformedRecordError("record has no value")
-            env = Envelope.decode(self._codec, rec.value)
-        except ContractError as exc:
-            outcome.failure = Failure(STAGE_DECODE, exc, retriable=False)
+        outcome, env = self._open(rec)
+        if env is None or outcome.service is None:
             return outcome
-        outcome.transaction_id = env.transaction_id
-        outcome.correlation_id = env.correlation_id
-        outcome.connector = env.connector
-        outcome.source_system = env.source_system
-        outcome.message_type = env.message_type
-        outcome.occurred_at = env.occurred_at
-        outcome.ingested_at = env.ingested_at
-        try:
-            outcome.service = self._routes.resolve(
-                env.message_type, env.source_system, env.target_service
-            )
-        except NoRouteError as exc:
-            outcome.failure = Failure(STAGE_ROUTE, exc, retriable=False)
+        # Replays always reconcile first: the failure that dead-lettered them may have
+        # hidden a delivery. So do held records that may have been sent before they were.
+        reconcile_first = (reconcile_first or outcome.replay_id is not None
+                           or rec.header(H_HOLD_RECONCILE) is not None)
+        if self.holds.held_back(outcome, maybe_sent=reconcile_first):
             return outcome
         try:
             payload = env.decode_payload(self._codec)
@@ -163,71 +140,121 @@ class Forwarder:
             occurred_at=env.occurred_at,
             payload=payload,
         )
-        # Replays always reconcile first: the failure that dead-lettered them may have
-        # hidden a delivery.
-        await self._attempts(outcome, outcome.service, tx,
-                             reconcile_first or outcome.replay_id is not None)
+        await self._attempts(outcome, outcome.service, tx, reconcile_first)
         return outcome
+
+    def _open(self, rec: Record) -> tuple[Outcome, Envelope | None]:
+        """Decode the envelope and route it; a failed outcome and no envelope if either fails."""
+        replay = rec.header(H_REPLAY)
+        outcome = Outcome(
+            record=rec, connector=self.connector_of(rec), transaction_id=None, service=None,
+            delivered=False, replay_id=replay.decode() if replay else None,
+        )
+        try:
+            if rec.value is None:
+                raise MalformedRecordError("record has no value")
+            env = Envelope.decode(self._codec, rec.value)
+        except ContractError as exc:
+            outcome.failure = Failure(STAGE_DECODE, exc, retriable=False)
+            return outcome, None
+        outcome.transaction_id = env.transaction_id
+        outcome.correlation_id = env.correlation_id
+        outcome.connector = env.connector
+        outcome.source_system = env.source_system
+        outcome.message_type = env.message_type
+        outcome.occurred_at = env.occurred_at
+        outcome.ingested_at = env.ingested_at
+        try:
+            outcome.service = self._routes.resolve(
+                env.message_type, env.source_system, env.target_service
+            )
+        except NoRouteError as exc:
+            outcome.failure = Failure(STAGE_ROUTE, exc, retriable=False)
+            return outcome, None
+        return outcome, env
 
     async def _attempts(
         self, outcome: Outcome, service: str, tx: OutboundTransaction, maybe_sent: bool
     ) -> None:
         breaker = self.breaker(service)
-        duration = self.meters.forward_duration(service)
         retried = self.meters.retried(outcome.connector, service)
         for attempt_no in range(1, self._max_attempts + 1):
             at = datetime.now(UTC)
             started = time.perf_counter()
             error: ForwardError | None = None
+            if not breaker.allow():
+                # Unavailable: nothing is sent while the breaker is open; it waits instead.
+                mark_held(outcome, maybe_sent=maybe_sent)
+                return
             if maybe_sent:
                 # Only a confirmed "not there" clears the doubt; until then nothing is sent.
-                try:
-                    receipt = await self._exchange.lookup(service, tx.transaction_id)
-                except ForwardError as exc:
-                    error = exc
-                    self.meters.reconciled(service, RECONCILE_FAILED).inc()
-                else:
-                    if receipt is not None:
-                        self.meters.reconciled(service, RECONCILE_FOUND).inc()
-                        outcome.attempts.append(
-                            Attempt(at, (time.perf_counter() - started) * 1000, "recovered"))
-                        self._deliver(outcome, receipt)
-                        return
-                    self.meters.reconciled(service, RECONCILE_ABSENT).inc()
-                    maybe_sent = False
-            if error is None and not breaker.allow():
-                error = CircuitOpenError(f"circuit for service {service} is open")
-            elif error is None:
-                try:
-                    receipt = await self._exchange.submit(service, tx)
-                except ForwardError as exc:
-                    error = exc
-                    duration.observe(time.perf_counter() - started)
-                    if exc.retriable:
-                        breaker.record_failure()
-                    else:
-                        breaker.record_success()  # it answered: the service itself is up
-                    # No HTTP answer: the request may have been processed. The doubt stays
-                    # until a lookup settles it, whatever later attempts answer.
-                    maybe_sent = maybe_sent or exc.status is None
-                else:
-                    elapsed = time.perf_counter() - started
-                    duration.observe(elapsed)
-                    breaker.record_success()
-                    outcome.attempts.append(Attempt(
-                        at, elapsed * 1000, "duplicate" if receipt.duplicate else "delivered"))
-                    self._deliver(outcome, receipt)
+                found = await self._look_up(service, tx.transaction_id, breaker)
+                if isinstance(found, Receipt):
+                    outcome.attempts.append(
+                        Attempt(at, (time.perf_counter() - started) * 1000, "recovered"))
+                    self._deliver(outcome, found)
                     return
+                error = found
+                maybe_sent = found is not None
+            if error is None:
+                sent = await self._send(service, tx, breaker, started)
+                if isinstance(sent, Receipt):
+                    outcome.attempts.append(Attempt(
+                        at, (time.perf_counter() - started) * 1000,
+                        "duplicate" if sent.duplicate else "delivered"))
+                    self._deliver(outcome, sent)
+                    return
+                error = sent
+                # No HTTP answer: the request may have been processed. The doubt stays
+                # until a lookup settles it, whatever later attempts answer.
+                maybe_sent = maybe_sent or sent.status is None
             elapsed_ms = (time.perf_counter() - started) * 1000
             outcome.attempts.append(
                 Attempt(at, elapsed_ms, type(error).__name__, error.status, str(error))
             )
             if not error.retriable or attempt_no == self._max_attempts:
+                if error.retriable and breaker.failures_in_a_row >= attempt_no:
+                    # Every attempt failed and nobody got an answer meanwhile: the service
+                    # is down, not this transaction's fault.
+                    mark_held(outcome, maybe_sent=maybe_sent)
+                    return
                 # Dead-lettered; a replay reconciles again before sending anything.
                 outcome.failure = Failure(STAGE_FORWARD, error, error.retriable, error.status)
                 return
             retried.inc()
             await self._pause_before_retry(self._backoff.delay(attempt_no))
+
+    async def _look_up(self, service: str, transaction_id: str,
+                       breaker: CircuitBreaker) -> Receipt | ForwardError | None:
+        """The receipt if the national side has it, None if it has not, or why we can't tell."""
+        try:
+            receipt = await self._exchange.lookup(service, transaction_id)
+        except ForwardError as exc:
+            self.meters.reconciled(service, RECONCILE_FAILED).inc()
+            if exc.retriable:
+                breaker.record_failure()
+            return exc
+        breaker.record_success()
+        self.meters.reconciled(
+            service, RECONCILE_FOUND if receipt is not None else RECONCILE_ABSENT).inc()
+        return receipt
+
+    async def _send(self, service: str, tx: OutboundTransaction, breaker: CircuitBreaker,
+                    started: float) -> Receipt | ForwardError:
+        """One submit: the receipt, or the error; the breaker hears how it went."""
+        duration = self.meters.forward_duration(service)
+        try:
+            receipt = await self._exchange.submit(service, tx)
+        except ForwardError as exc:
+            duration.observe(time.perf_counter() - started)
+            if exc.retriable:
+                breaker.record_failure()
+            else:
+                breaker.record_success()  # it answered: the service itself is up
+            return exc
+        duration.observe(time.perf_counter() - started)
+        breaker.record_success()
+        return receipt
 
     async def _pause_before_retry(self, delay_s: float) -> None:
         # A stopping router does not sit out a backoff: the record is handed on instead.
@@ -238,6 +265,21 @@ class Forwarder:
         except TimeoutError:
             return
         raise Abandoned
+
+    async def wait_for_service(self, service: str, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until `service` answers again; Abandoned if stopping."""
+        if self._stopping.is_set():
+            raise Abandoned
+        waiting = asyncio.ensure_future(self.availability.wait_available(service, timeout_s))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiting, stopping):
+                task.cancel()
+            await asyncio.gather(waiting, stopping, return_exceptions=True)
+        if self._stopping.is_set():
+            raise Abandoned
 
     def _deliver(self, outcome: Outcome, receipt: Receipt) -> None:
         self._delivered.add(receipt.transaction_id, receipt.receipt_id)

@@ -19,6 +19,10 @@ from gateway.headers import (
     H_CONNECTOR,
     H_EXCEPTION,
     H_FIRST_FAILURE,
+    H_HOLD_REASON,
+    H_HOLD_RECONCILE,
+    H_HOLD_SINCE,
+    H_HOLD_SOURCE,
     H_LAST_FAILURE,
     H_MESSAGE,
     H_OFFSET,
@@ -29,6 +33,7 @@ from gateway.headers import (
     H_STATUS,
     H_TOPIC,
     H_TRANSACTION,
+    HOLD_PREFIX,
 )
 from gateway.kafka import Header, Record
 
@@ -81,6 +86,11 @@ class Outcome:
     ingested_at: datetime | None = None
     replay_id: str | None = None
     completed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Not final: the national service is unavailable, so the transaction waits in its
+    # hold topic; `maybe_sent` says it must be looked up before it is sent.
+    held: bool = False
+    maybe_sent: bool = False
+    hold_reason: str = ""
 
     @property
     def latency_ms(self) -> float | None:
@@ -118,6 +128,29 @@ def dead_letter_headers(outcome: Outcome) -> list[Header]:
     ]
     if failure.status is not None:
         headers.append((H_STATUS, str(failure.status).encode()))
+    if outcome.transaction_id and rec.header(H_TRANSACTION) is None:
+        headers.append((H_TRANSACTION, outcome.transaction_id.encode()))
+    return kept + headers
+
+
+def mark_held(outcome: Outcome, *, maybe_sent: bool) -> None:
+    """Make the outcome `held`: its service is unavailable, so it waits (not final)."""
+    outcome.held = True
+    outcome.maybe_sent = maybe_sent
+    outcome.hold_reason = f"national service {outcome.service} is unavailable"
+
+
+def hold_headers(outcome: Outcome, since_ms: int) -> list[Header]:
+    """A held copy's headers: the original's (minus stale hold headers) and why it waits."""
+    rec = outcome.record
+    kept = [(k, v) for k, v in rec.headers if not k.startswith(HOLD_PREFIX)]
+    headers: list[Header] = [
+        (H_HOLD_SINCE, str(since_ms).encode()),
+        (H_HOLD_REASON, outcome.hold_reason.encode()),
+        (H_HOLD_SOURCE, f"{rec.topic}:{rec.partition}:{rec.offset}".encode()),
+    ]
+    if outcome.maybe_sent:
+        headers.append((H_HOLD_RECONCILE, b"1"))
     if outcome.transaction_id and rec.header(H_TRANSACTION) is None:
         headers.append((H_TRANSACTION, outcome.transaction_id.encode()))
     return kept + headers

@@ -9,18 +9,21 @@ from __future__ import annotations
 __all__ = ["OutcomeWriter"]
 
 import asyncio
+import time
 
 from gateway.contracts import Codec
 from gateway.errors import KafkaError
 from gateway.kafka import Producer
 from gateway.logs import get_logger
-from gateway.metrics import DEAD_LETTERED, OUTCOME_DEAD_LETTERED
+from gateway.metrics import DEAD_LETTERED, OUTCOME_DEAD_LETTERED, OUTCOME_HELD
+from gateway.router.holds import Holds
 from gateway.router.meters import RouterMeters
 from gateway.router.outcomes import (
     LEDGER_SCHEMA,
     Outcome,
     dead_letter_headers,
     encode_ledger,
+    hold_headers,
 )
 from gateway.topics import Topics
 
@@ -31,7 +34,8 @@ class OutcomeWriter:
     """Produces each outcome's ledger record (and dead letter), retrying while Kafka is down."""
 
     def __init__(self, *, codec: Codec, producer: Producer, topics: Topics,
-                 meters: RouterMeters) -> None:
+                 meters: RouterMeters, holds: Holds) -> None:
+        self._holds = holds
         self._codec = codec
         self._producer = producer
         self._topics = topics
@@ -66,6 +70,28 @@ class OutcomeWriter:
                 await asyncio.sleep(min(5.0, 0.2 * 2 ** min(attempt, 5)))
         self._count(outcome)
 
+    async def hold(self, outcome: Outcome) -> None:
+        """Move a transaction to its service's hold topic (acknowledged) while it is down."""
+        service = outcome.service
+        assert service is not None, "a held outcome names its service"
+        since_ms = _now_ms()
+        headers = hold_headers(outcome, since_ms)
+        attempt = 0
+        while True:
+            try:
+                await self._holds.ensure_topic(service)
+                ack = await self._producer.send(self._topics.hold(service), outcome.record.value,
+                                                key=outcome.record.key, headers=headers)
+                await ack
+                break
+            except KafkaError as exc:
+                attempt += 1
+                log.warning("holding a transaction failed; retrying", error=str(exc),
+                            attempt=attempt, transaction_id=outcome.transaction_id)
+                await asyncio.sleep(min(5.0, 0.2 * 2 ** min(attempt, 5)))
+        self._holds.held(service, since_ms)
+        self._meters.transactions(outcome.connector, service, OUTCOME_HELD).inc()
+
     def _count(self, outcome: Outcome) -> None:
         service = outcome.service or "unknown"
         meters = self._meters
@@ -83,3 +109,7 @@ class OutcomeWriter:
                     correlation_id=outcome.correlation_id, connector=outcome.connector,
                     service=outcome.service, reason=reason,
                     error=str(outcome.failure.error), attempts=len(outcome.attempts))
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -5,6 +5,8 @@ One transaction's way through the parts, each in its own module:
 - consumed here, taken in while the in-flight window has room (`max_in_flight`);
 - `dispatch`: queued behind its business key (one at a time per key, keys at once);
 - `forwarder`: decoded, routed, sent with retries, breaker and reconcile-before-resend;
+- `availability` and `holds`: while its service is unavailable, moved to the service's
+  hold topic instead, to flow again by itself when the service answers;
 - `recorder`: its final outcome written durably (ledger, dead letter), then counted;
 - `commits`: offsets committed only up to the first record not yet final, each commit
   declaring how far this owner may send (`leases`), `clean` on a clean stop;
@@ -26,9 +28,12 @@ from gateway.errors import KafkaError
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, TopicPartition
 from gateway.logs import get_logger
 from gateway.router.assignment import Assignments
+from gateway.router.availability import ServiceAvailability
 from gateway.router.commits import Committer
 from gateway.router.dispatch import Dispatcher
-from gateway.router.forwarder import Forwarder, NationalExchange
+from gateway.router.exchange import NationalExchange
+from gateway.router.forwarder import Forwarder
+from gateway.router.holds import Holds
 from gateway.router.lag import report_lag
 from gateway.router.leases import SendLeases
 from gateway.router.offsets import OffsetTracker
@@ -56,6 +61,21 @@ class Router:
         self._group = router_group(settings)
         self._topics = topics or Topics(settings.topic_prefix)
         self._stopping = asyncio.Event()
+        self._consumer = GroupConsumer(
+            settings.bootstrap_servers,
+            group_id=self._group,
+            pattern=self._topics.router_pattern,
+            rebalance=self,
+            client_id="lgsp-router",
+        )
+        self._admin = KafkaAdmin(settings.bootstrap_servers, client_id="lgsp-router-admin")
+        self.availability = ServiceAvailability(
+            exchange=exchange, threshold=cfg.breaker_failure_threshold,
+            reset_s=cfg.breaker_reset_s, reset_max_s=cfg.breaker_reset_max_s)
+        self.holds = Holds(topics=self._topics, availability=self.availability,
+                           hold_max_s=cfg.hold_max_s, consumer=self._consumer,
+                           admin=self._admin, group=self._group)
+        self.availability.listen(self.holds.on_change)
         self.forwarder = Forwarder(
             stopping=self._stopping,
             codec=codec,
@@ -67,15 +87,10 @@ class Router:
             breaker_threshold=cfg.breaker_failure_threshold,
             breaker_reset_s=cfg.breaker_reset_s,
             remembered_deliveries=cfg.remembered_deliveries,
+            availability=self.availability,
+            holds=self.holds,
         )
-        self._consumer = GroupConsumer(
-            settings.bootstrap_servers,
-            group_id=self._group,
-            pattern=self._topics.router_pattern,
-            rebalance=self,
-            client_id="lgsp-router",
-        )
-        self._admin = KafkaAdmin(settings.bootstrap_servers, client_id="lgsp-router-admin")
+        self._services = {rule.service for rule in cfg.routes}
         self._tracker = OffsetTracker()
         # Two windows ahead: a worker rarely has to wait for a commit to send.
         leases = SendLeases(headroom=2 * cfg.max_in_flight)
@@ -85,10 +100,11 @@ class Router:
             group=self._group, consumer=self._consumer, admin=self._admin,
             tracker=self._tracker, leases=leases, committer=self._committer,
             drain_timeout_s=cfg.drain_timeout_s)
+        self._assignments.holds = self.holds
         self._dispatcher = self._assignments.dispatcher = Dispatcher(
             forwarder=self.forwarder,
             writer=OutcomeWriter(codec=codec, producer=producer, topics=self._topics,
-                                 meters=self.forwarder.meters),
+                                 meters=self.forwarder.meters, holds=self.holds),
             tracker=self._tracker, leases=leases, max_in_flight=cfg.max_in_flight,
             reconcile_first=self._assignments.reconcile_first)
         self._loops: list[asyncio.Task[None]] = []
@@ -102,6 +118,13 @@ class Router:
         await self._admin.start()
         try:
             await self._consumer.start()
+            try:
+                # Before the first record: a hold left by an earlier outage goes before
+                # anything new, and every routed service's hold topic exists.
+                await self.holds.load(self._services)
+            except BaseException:
+                await self._consumer.stop()
+                raise
         except BaseException:
             await self._admin.stop()
             raise
@@ -112,6 +135,7 @@ class Router:
             asyncio.create_task(self._committer.run(), name="router-commit"),
             asyncio.create_task(report_lag(self._consumer, self._tracker,
                                            self._cfg.lag_interval_s), name="router-lag"),
+            asyncio.create_task(self.holds.run(), name="router-holds"),
         ]
         log.info("router started", group=self._group, pattern=self._topics.router_pattern)
 
@@ -137,6 +161,7 @@ class Router:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._loops = []
+        await self.availability.stop()
         try:
             await self._committer.commit(clean=drained, everything=True)
         except KafkaError as exc:

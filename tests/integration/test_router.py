@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,10 @@ class Pipeline:
 
     async def dead_letters(self) -> list[Record]:
         return await read_topic(self.settings.bootstrap_servers, self.topics.dead_letter)
+
+    async def held(self) -> list[Record]:
+        return await read_topic(self.settings.bootstrap_servers,
+                                self.topics.hold("QG.DVCQG.DONGBOHOSO"))
 
     async def ledger(self) -> list[dict[str, Any]]:
         records = await read_topic(self.settings.bootstrap_servers, self.topics.ledger)
@@ -145,27 +150,77 @@ async def test_a_flaky_endpoint_still_gets_each_transaction_once(pipeline: Pipel
     assert stats["rejected"] > 0  # the faults really happened
 
 
-async def test_endpoint_down_dead_letters_after_the_retry_budget(pipeline: Pipeline) -> None:
+async def test_endpoint_down_holds_transactions_and_they_flow_again_by_themselves(
+    pipeline: Pipeline,
+) -> None:
     await set_faults(pipeline.stub.url, down=True)
-    envelopes = [dossier_envelope(CODEC, n) for n in range(30)]
+    envelopes = [dossier_envelope(CODEC, n, key=f"H12-{n % 5}") for n in range(30)]
     await publish(pipeline.producer, CODEC, pipeline.source, envelopes)
-    dead = await wait_for(pipeline.dead_letters, lambda d: len(d) >= 30, timeout_s=60,
-                          what="30 dead letters")
-    assert len(dead) == 30
+    held = await wait_for(pipeline.held, lambda h: len(h) >= 30, timeout_s=60,
+                          what="30 transactions held")
+    assert {rec.value for rec in held} == {e.encode(CODEC) for e in envelopes}  # untouched
+    assert await pipeline.dead_letters() == []
     assert (await pipeline.stats())["unique"] == 0
+    await set_faults(pipeline.stub.url, down=False)
+    stats = await wait_for(pipeline.stats, lambda s: s["unique"] >= 30, timeout_s=60,
+                           what="30 delivered after the outage, without a replay")
+    assert (stats["unique"], stats["duplicates"]) == (30, 0)
+    assert await pipeline.dead_letters() == []
+    ledger = await wait_for(pipeline.ledger, lambda rows: len(rows) >= 30, what="ledger")
+    assert {r["outcome"] for r in ledger} == {"DELIVERED"}
+    # Still in order per business key: each key's transactions delivered by offset.
+    order = {e.transaction_id: n for n, e in enumerate(envelopes)}
+    by_key: dict[str, list[tuple[Any, int]]] = collections.defaultdict(list)
+    for row in ledger:
+        n = order[row["transaction_id"]]
+        by_key[envelopes[n].business_key].append((row["completed_at"], n))
+    for rows in by_key.values():
+        assert [n for _, n in sorted(rows)] == sorted(n for _, n in rows)
+
+
+async def test_one_service_down_delays_none_of_the_others_in_the_same_partition(
+    pipeline: Pipeline, kafka_admin: KafkaAdmin,
+) -> None:
+    mixed = pipeline.topics.source("mixed")
+    await kafka_admin.ensure_topics([TopicSpec(mixed, 1)])  # one partition: shared for sure
+    await set_faults(pipeline.stub.url, down_services=["QG.DVCQG.DONGBOHOSO"])
+    dossiers = [dossier_envelope(CODEC, n) for n in range(40)]
+    documents = [document_envelope(CODEC, n) for n in range(40)]
+    interleaved = [e for pair in zip(dossiers, documents, strict=True) for e in pair]
+    await publish(pipeline.producer, CODEC, mixed, interleaved)
+    stats = await wait_for(
+        pipeline.stats, lambda s: s["by_service"].get("QG.VBDT.GUINHAN", {}).get("unique") == 40,
+        timeout_s=60, what="the other service's 40 delivered during the outage")
+    assert "QG.DVCQG.DONGBOHOSO" not in stats["by_service"] or \
+        stats["by_service"]["QG.DVCQG.DONGBOHOSO"]["unique"] == 0
+    await set_faults(pipeline.stub.url, down_services=[])
+    stats = await wait_for(pipeline.stats, lambda s: s["unique"] >= 80, timeout_s=60,
+                           what="the held 40 after recovery")
+    assert (stats["unique"], stats["duplicates"]) == (80, 0)
+    assert await pipeline.dead_letters() == []
+
+
+async def test_a_refused_transaction_dead_letters_with_kafka_connect_headers(
+    pipeline: Pipeline,
+) -> None:
+    # A service the national side does not know: refused (404), not worth a retry.
+    envelopes = [dataclasses.replace(dossier_envelope(CODEC, n), target_service="QG.KHONG.CO")
+                 for n in range(5)]
+    await publish(pipeline.producer, CODEC, pipeline.source, envelopes)
+    dead = await wait_for(pipeline.dead_letters, lambda d: len(d) >= 5, timeout_s=60,
+                          what="5 dead letters")
+    assert len(dead) == 5
     for rec in dead:
         headers = dict(rec.headers)
         assert headers[H_TOPIC] == pipeline.source.encode()
         assert int(headers[H_PARTITION]) >= 0
         assert int(headers[H_OFFSET]) >= 0
         assert headers[H_STAGE] == b"TASK_PUT"
-        assert headers[H_EXCEPTION] in (b"gateway.errors.TransientForwardError",
-                                        b"gateway.errors.CircuitOpenError")
-        assert headers[H_ATTEMPTS] == b"4"
-        assert headers[H_SERVICE] == b"QG.DVCQG.DONGBOHOSO"
+        assert headers[H_EXCEPTION] == b"gateway.errors.RejectedError"
+        assert headers[H_ATTEMPTS] == b"1"
+        assert headers[H_SERVICE] == b"QG.KHONG.CO"
         assert headers[H_FIRST_FAILURE] <= headers[H_LAST_FAILURE]
-    originals = {e.encode(CODEC) for e in envelopes}
-    assert {rec.value for rec in dead} == originals  # the original bytes, untouched
+    assert {rec.value for rec in dead} == {e.encode(CODEC) for e in envelopes}
 
 
 async def test_no_route_and_undecodable_records_go_straight_to_dead_letters(

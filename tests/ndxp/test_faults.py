@@ -20,7 +20,8 @@ DOSSIERS = "QG.DVCQG.DONGBOHOSO"
 async def test_down_answers_503_records_nothing_and_a_later_retry_is_a_first_delivery(
     client: NdxpClient, http: Http
 ) -> None:
-    assert await http.faults(down=True) == {"error_rate": 0.0, "latency_ms": 0, "down": True}
+    assert await http.faults(down=True) == {"error_rate": 0.0, "latency_ms": 0, "down": True,
+                                            "down_services": []}
     tx = make_tx()
     with pytest.raises(TransientForwardError) as caught:
         await client.submit(DOCS, tx)
@@ -96,17 +97,34 @@ async def test_a_service_slower_than_the_timeout_is_a_transient_error(
 
 async def test_faults_are_read_and_changed_partially(http: Http) -> None:
     assert await http.call("GET", "/ndxp/v1/faults") == (
-        200, {"error_rate": 0.0, "latency_ms": 0, "down": False})
+        200, {"error_rate": 0.0, "latency_ms": 0, "down": False, "down_services": []})
     assert await http.faults(latency_ms=25) == {"error_rate": 0.0, "latency_ms": 25,
-                                                "down": False}
+                                                "down": False, "down_services": []}
     assert await http.faults(error_rate=0.25) == {"error_rate": 0.25, "latency_ms": 25,
-                                                  "down": False}
+                                                  "down": False, "down_services": []}
+
+
+async def test_one_service_can_be_down_while_the_others_answer(
+    client: NdxpClient, http: Http
+) -> None:
+    faults = await http.faults(down_services=[DOSSIERS])
+    assert faults["down_services"] == [DOSSIERS] and faults["down"] is False
+    with pytest.raises(TransientForwardError) as caught:
+        await client.submit(DOSSIERS, make_tx())
+    assert caught.value.status == 503
+    with pytest.raises(TransientForwardError):
+        await client.lookup(DOSSIERS, "any-id")
+    receipt = await client.submit(DOCS, make_tx())
+    assert receipt.duplicate is False
+    await http.faults(down_services=[])
+    assert (await client.submit(DOSSIERS, make_tx())).duplicate is False
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"error_rate": 1.5}, "error_rate"), ({"latency_ms": -1}, "latency_ms"),
-     ({"down": "yes"}, "down"), ({"outage": True}, "outage")],
+     ({"down": "yes"}, "down"), ({"outage": True}, "outage"),
+     ({"down_services": "QG.X"}, "down_services")],
 )
 async def test_invalid_faults_are_refused_naming_the_field(
     http: Http, body: dict[str, object], field: str

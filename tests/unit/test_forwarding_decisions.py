@@ -9,7 +9,9 @@ forwarder, its breakers, backoff, recent-deliveries memory and dead-letter heade
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -17,17 +19,26 @@ import pytest
 from gateway.backoff import Backoff
 from gateway.contracts import Codec, Envelope, SchemaRegistry
 from gateway.errors import (
-    CircuitOpenError,
     ForwardError,
+    HoldExpiredError,
     MalformedRecordError,
     NoRouteError,
     RejectedError,
     TransientForwardError,
 )
-from gateway.headers import H_EXCEPTION, H_MESSAGE, H_REPLAY, H_RETRIABLE, H_STAGE
+from gateway.headers import (
+    H_EXCEPTION,
+    H_HOLD_RECONCILE,
+    H_HOLD_SINCE,
+    H_MESSAGE,
+    H_REPLAY,
+    H_RETRIABLE,
+    H_STAGE,
+)
 from gateway.kafka import Record
 from gateway.ndxp import OutboundTransaction, Receipt
-from gateway.router.breaker import CircuitState
+from gateway.router.availability import PROBE_TRANSACTION_ID, ServiceAvailability
+from gateway.router.breaker import CircuitBreaker, CircuitState
 from gateway.router.forwarder import Abandoned, Forwarder
 from gateway.router.outcomes import (
     STAGE_DECODE,
@@ -35,6 +46,7 @@ from gateway.router.outcomes import (
     STAGE_ROUTE,
     Outcome,
     dead_letter_headers,
+    hold_headers,
 )
 from gateway.router.routing import RoutingTable
 from gateway.settings import RouterSettings, Settings
@@ -61,9 +73,11 @@ class FakeNationalExchange:
     lookups: deque[Answer] = field(default_factory=deque)
     stored: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    on_submit: Callable[[], None] = lambda: None
 
     async def submit(self, service: str, tx: OutboundTransaction) -> Receipt:
         self.calls.append(("submit", tx.transaction_id))
+        self.on_submit()
         answer = self.submits.popleft() if self.submits else OK
         if answer == TIMEOUT_BUT_STORED:
             self.stored.setdefault(tx.transaction_id, f"rc-{len(self.stored)}")
@@ -90,20 +104,23 @@ class FakeNationalExchange:
 
 def forwarder(exchange: FakeNationalExchange, *, max_attempts: int = 5,
               breaker_threshold: int = 100, breaker_reset_s: float = 60.0,
-              stopping: asyncio.Event | None = None) -> Forwarder:
+              stopping: asyncio.Event | None = None, backoff: Backoff | None = None,
+              hold_max_s: float = 3600.0) -> Forwarder:
     return Forwarder(
         codec=CODEC, routes=RoutingTable(RouterSettings().routes), exchange=exchange,
-        topics=TOPICS, backoff=Backoff(0.001, 0.002), max_attempts=max_attempts,
+        topics=TOPICS, backoff=backoff or Backoff(0.001, 0.002), max_attempts=max_attempts,
         breaker_threshold=breaker_threshold, breaker_reset_s=breaker_reset_s,
-        remembered_deliveries=1000, stopping=stopping,
+        remembered_deliveries=1000, stopping=stopping, hold_max_s=hold_max_s,
     )
 
 
 def record(n: int = 1, *, message_type: str = "onestop.dossier_event",
-           headers: tuple[tuple[str, bytes], ...] = (), value: bytes | None = b"") -> Record:
+           headers: tuple[tuple[str, bytes], ...] = (), value: bytes | None = b"",
+           topic: str = "lgsp.src.one-stop", timestamp_ms: int | None = None) -> Record:
     env = dossier_envelope(CODEC, n, message_type=message_type)
     body = env.encode(CODEC) if value == b"" else value
-    return Record("lgsp.src.one-stop", 0, n, env.business_key.encode(), body, headers, 0)
+    stamp = time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms
+    return Record(topic, 0, n, env.business_key.encode(), body, headers, stamp)
 
 
 def state_of(fwd: Forwarder) -> CircuitState:
@@ -145,13 +162,37 @@ async def test_a_refusal_is_not_retried_and_dead_letters_with_its_reason() -> No
     assert headers[H_RETRIABLE] == b"false"
 
 
-async def test_a_spent_retry_budget_dead_letters_as_retriable() -> None:
+async def test_a_spent_retry_budget_dead_letters_while_the_service_answers_others() -> None:
+    first_failure = asyncio.Event()
+    exchange = FakeNationalExchange(submits=deque(
+        [TransientForwardError("503", status=503)] * 3))
+    exchange.on_submit = first_failure.set
+    fwd = forwarder(exchange, max_attempts=3, backoff=Backoff(0.02, 0.04))
+    other = FakeNationalExchange()  # the same service answers another transaction
+
+    async def meanwhile() -> Outcome:
+        await first_failure.wait()
+        fwd_other = fwd
+        fwd_other._exchange = other
+        try:
+            return await fwd_other.process(record(2))
+        finally:
+            fwd_other._exchange = exchange
+    # Sequential on purpose: the other delivery lands inside the first one's backoff.
+    task = asyncio.ensure_future(meanwhile())
+    outcome = await fwd.process(record(1))
+    assert (await task).delivered
+    assert not outcome.delivered and not outcome.held
+    assert outcome.failure is not None and outcome.failure.retriable
+    assert isinstance(outcome.failure.error, TransientForwardError)
+
+
+async def test_a_spent_retry_budget_with_nobody_answered_is_held_not_dead_lettered() -> None:
     exchange = FakeNationalExchange(submits=deque(
         [TransientForwardError("503", status=503)] * 3))
     outcome = await forwarder(exchange, max_attempts=3).process(record())
-    assert not outcome.delivered and exchange.kinds() == ["submit"] * 3
-    assert outcome.failure is not None and outcome.failure.retriable
-    assert isinstance(outcome.failure.error, TransientForwardError)
+    assert outcome.held and outcome.failure is None and not outcome.delivered
+    assert exchange.kinds() == ["submit"] * 3
 
 
 async def test_after_an_unanswered_send_the_next_attempt_looks_up_instead_of_resending() -> None:
@@ -218,42 +259,76 @@ async def test_a_transaction_delivered_recently_is_answered_from_memory() -> Non
     assert exchange.kinds() == ["submit"]
 
 
-async def test_the_breaker_opens_and_then_nothing_is_sent() -> None:
+async def test_an_open_breaker_holds_transactions_instead_of_sending_them() -> None:
     exchange = FakeNationalExchange(submits=deque(
         [TransientForwardError("503", status=503)] * 3))
-    fwd = forwarder(exchange, max_attempts=3, breaker_threshold=3)
+    fwd = forwarder(exchange, max_attempts=5, breaker_threshold=3)
     first = await fwd.process(record(1))
-    assert not first.delivered and fwd.breaker(SERVICE).state is CircuitState.OPEN
+    assert first.held and state_of(fwd) is CircuitState.OPEN
     second = await fwd.process(record(2))
+    assert second.held and second.failure is None and second.attempts == []
     assert exchange.kinds() == ["submit"] * 3  # the second was never sent
-    assert second.failure is not None and isinstance(second.failure.error, CircuitOpenError)
-    assert steps(second) == ["CircuitOpenError"] * 3
 
 
-async def test_half_open_lets_one_probe_through_and_a_success_closes_it() -> None:
-    exchange = FakeNationalExchange(submits=deque(
-        [TransientForwardError("503", status=503)] * 2))
-    fwd = forwarder(exchange, max_attempts=2, breaker_threshold=2, breaker_reset_s=0.02)
-    await fwd.process(record(1))
-    breaker = fwd.breaker(SERVICE)
-    assert state_of(fwd) is CircuitState.OPEN
-    await asyncio.sleep(0.03)
-    assert breaker.allow() and state_of(fwd) is CircuitState.HALF_OPEN
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_half_open_lets_one_probe_through_and_a_success_closes_it() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(2, 1.0, clock=clock, reset_max_s=8.0)
+    breaker.record_failure()
+    breaker.record_failure()
+    assert _state(breaker) is CircuitState.OPEN and not breaker.allow()
+    clock.now += 1.0
+    assert breaker.allow() and _state(breaker) is CircuitState.HALF_OPEN
     assert not breaker.allow()  # one probe at a time
     breaker.record_success()
-    outcome = await fwd.process(record(2))
-    assert outcome.delivered and state_of(fwd) is CircuitState.CLOSED
+    assert _state(breaker) is CircuitState.CLOSED and breaker.allow()
 
 
-async def test_a_failed_probe_opens_the_breaker_again() -> None:
-    exchange = FakeNationalExchange(submits=deque(
-        [TransientForwardError("503", status=503)] * 3))
-    fwd = forwarder(exchange, max_attempts=2, breaker_threshold=2, breaker_reset_s=0.02)
-    await fwd.process(record(1))
-    await asyncio.sleep(0.03)
-    outcome = await fwd.process(record(2))  # the probe fails; the retry finds it open
-    assert fwd.breaker(SERVICE).state is CircuitState.OPEN
-    assert steps(outcome) == ["TransientForwardError", "CircuitOpenError"]
+def _state(breaker: CircuitBreaker) -> CircuitState:
+    return breaker.state
+
+
+def test_each_failed_probe_doubles_the_wait_up_to_the_ceiling() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(1, 1.0, clock=clock, reset_max_s=4.0)
+    breaker.record_failure()
+    waits = []
+    for _ in range(4):
+        waits.append(breaker.open_for_s())
+        clock.now += waits[-1]
+        assert breaker.allow()
+        breaker.record_failure()  # the probe failed
+    assert waits == [1.0, 2.0, 4.0, 4.0]
+    clock.now += 4.0
+    assert breaker.allow()
+    breaker.record_success()
+    breaker.record_failure()
+    assert breaker.open_for_s() == 1.0  # a success starts the backoff again
+
+
+async def test_nothing_but_the_prober_reaches_a_service_whose_breaker_is_open() -> None:
+    exchange = FakeNationalExchange(
+        submits=deque([TransientForwardError("503", status=503)] * 2),
+        lookups=deque([TransientForwardError("503", status=503)] * 100))
+    fwd = forwarder(exchange, max_attempts=2, breaker_threshold=2, breaker_reset_s=0.01)
+    try:
+        await fwd.process(record(1))
+        await asyncio.sleep(0.2)
+        outcomes = [await fwd.process(record(n)) for n in range(2, 6)]
+    finally:
+        await fwd.availability.stop()
+    assert all(o.held and not o.attempts for o in outcomes)
+    assert exchange.kinds()[:2] == ["submit", "submit"]
+    assert set(exchange.kinds()[2:]) == {"lookup"}  # probes only, never a transaction
+    probes = len(exchange.kinds()) - 2
+    assert 1 <= probes <= 5  # backing off: 10, 20, 40, 80 ms...
 
 
 async def test_a_refusal_does_not_count_against_the_service() -> None:
@@ -294,3 +369,61 @@ async def test_a_stopping_router_abandons_a_transaction_waiting_to_retry() -> No
 def _transaction_id(rec: Record) -> str:
     assert rec.value is not None
     return Envelope.decode(CODEC, rec.value).transaction_id
+
+
+HOLD_TOPIC = TOPICS.hold(SERVICE)
+
+
+async def test_a_held_copy_is_sent_when_its_service_answers() -> None:
+    exchange = FakeNationalExchange()
+    outcome = await forwarder(exchange).process(record(topic=HOLD_TOPIC))
+    assert outcome.delivered and exchange.kinds() == ["submit"]
+
+
+async def test_a_held_copy_that_may_have_been_sent_is_looked_up_first() -> None:
+    exchange = FakeNationalExchange(submits=deque([TIMEOUT_BUT_STORED]),
+                                    lookups=deque([TransientForwardError("503", status=503)]))
+    fwd = forwarder(exchange, max_attempts=3, breaker_threshold=2)
+    held = await fwd.process(record(1))
+    assert held.held and held.maybe_sent  # unanswered, then the service went down
+    headers = tuple(hold_headers(held, since_ms=time.time_ns() // 1_000_000))
+    assert (H_HOLD_RECONCILE, b"1") in headers
+    copy = Record(HOLD_TOPIC, 0, 7, held.record.key, held.record.value, headers, 1)
+    exchange2 = FakeNationalExchange(stored=dict(exchange.stored))
+    outcome = await forwarder(exchange2).process(copy)
+    assert outcome.delivered and exchange2.kinds() == ["lookup"]  # found: not sent twice
+
+
+async def test_a_copy_held_longer_than_the_cap_is_dead_lettered_saying_so() -> None:
+    exchange = FakeNationalExchange()
+    old = time.time_ns() // 1_000_000 - 10_000
+    outcome = await forwarder(exchange, hold_max_s=5).process(
+        record(topic=HOLD_TOPIC, headers=((H_HOLD_SINCE, str(old).encode()),)))
+    assert outcome.failure is not None and not exchange.calls
+    assert isinstance(outcome.failure.error, HoldExpiredError)
+    assert "router.hold_max_s" in str(outcome.failure.error)
+
+
+async def test_new_transactions_queue_behind_held_ones_until_the_hold_drains() -> None:
+    exchange = FakeNationalExchange()
+    fwd = forwarder(exchange)
+    fwd.holds.held(SERVICE, since_ms=1)  # something of this service waits in its hold topic
+    outcome = await fwd.process(record(1))
+    assert outcome.held and not exchange.calls
+    other = await fwd.process(record(2, message_type="ioffice.document"))
+    assert other.failure is not None  # a dossier body under another type: refused, not held
+
+
+async def test_probes_back_off_until_the_service_answers_then_release_waiters() -> None:
+    exchange = FakeNationalExchange(
+        lookups=deque([TransientForwardError("503", status=503)] * 2))
+    availability = ServiceAvailability(exchange=exchange, threshold=1, reset_s=0.01,
+                                       reset_max_s=0.04)
+    availability.breaker(SERVICE).record_failure()  # down: a prober starts
+    assert not availability.available(SERVICE)
+    try:
+        assert await availability.wait_available(SERVICE, timeout_s=2.0)
+    finally:
+        await availability.stop()
+    probes = [tx for kind, tx in exchange.calls if kind == "lookup"]
+    assert probes == [PROBE_TRANSACTION_ID] * 3  # two refused, the third answered
