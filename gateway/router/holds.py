@@ -161,8 +161,17 @@ class Holds:
 
     # -- the loop: drained yet? how many held, how old? --------------------------------------
 
-    async def load(self, services: set[str]) -> None:
-        """At start: create the routed services' hold topics, find those not yet drained.
+    async def create_topics(self, services: set[str]) -> None:
+        """Create the routed services' hold topics, so the subscription has them from the start.
+
+        Before joining the group: created later, each would cost a rebalance.
+        """
+        if self._admin is not None:
+            await self._admin.ensure_topics(
+                [self._topics.hold_spec(s) for s in sorted(services)])
+
+    async def load(self) -> None:
+        """At start: find the services whose hold topic is not drained yet.
 
         Retried while Kafka is unavailable (a fresh broker's group coordinator takes a few
         seconds): deciding before consuming is what keeps a key's order after a restart.
@@ -172,7 +181,7 @@ class Holds:
         attempt = 0
         while True:
             try:
-                await self._load(services)
+                await self._load()
                 return
             except KafkaError as exc:
                 attempt += 1
@@ -181,9 +190,8 @@ class Holds:
                 log.warning("cannot read the hold topics yet; retrying", error=str(exc))
                 await asyncio.sleep(min(2.0, 0.1 * 2 ** attempt))
 
-    async def _load(self, services: set[str]) -> None:
+    async def _load(self) -> None:
         assert self._admin is not None
-        await self._admin.ensure_topics([self._topics.hold_spec(s) for s in sorted(services)])
         names = {t for t in await self._admin.list_topics() if self.is_hold(t)}
         self._known_topics |= names
         committed: dict[TopicPartition, int] | None = None

@@ -117,11 +117,11 @@ class Router:
         """Join the consumer group and start consuming."""
         await self._admin.start()
         try:
+            await self.holds.create_topics(self._services)
             await self._consumer.start()
             try:
-                # Before the first record: a hold left by an earlier outage goes before
-                # anything new, and every routed service's hold topic exists.
-                await self.holds.load(self._services)
+                # Before the first record: a hold left by an earlier outage goes first.
+                await self.holds.load()
             except BaseException:
                 await self._consumer.stop()
                 raise
