@@ -188,7 +188,7 @@ class FaultRig:
         self.broker_restarts += 1
 
     async def stub_faults(self, **faults: Any) -> None:
-        """PUT /ndxp/v1/faults on the stub (error_rate, latency_ms, down)."""
+        """PUT /ndxp/v1/faults on the stub (error_rate, latency_ms, down, down_services)."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s, \
                 s.put(f"{self.stub_url}/ndxp/v1/faults", json=faults) as resp:
             assert resp.status == 200, await resp.text()
@@ -228,6 +228,15 @@ class FaultRig:
 
         await wait_for(seen, lambda n: n >= count, timeout_s=timeout_s, interval_s=0.5,
                        what=f"{count} dead-lettered transactions")
+
+    async def wait_held(self, count: int, timeout_s: float = 60.0) -> None:
+        """Wait until at least `count` distinct transactions were held for their service."""
+        async def seen() -> int:
+            await self.accounts.refresh()
+            return len(self.accounts.held_ids)
+
+        await wait_for(seen, lambda n: n >= count, timeout_s=timeout_s, interval_s=0.5,
+                       what=f"{count} held transactions")
 
     async def diagnosis(self) -> str:
         """Where the lost transactions are, for the failure message."""

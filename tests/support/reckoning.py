@@ -35,6 +35,7 @@ from gateway.contracts import Codec
 from gateway.headers import H_EXCEPTION, H_MESSAGE, H_STAGE, H_TRANSACTION
 from gateway.kafka import KafkaAdmin, Record, TopicPartition, TopicReader
 from gateway.router.outcomes import LEDGER_SCHEMA
+from gateway.settings import RouterSettings
 from gateway.topics import Topics
 
 
@@ -149,13 +150,18 @@ class Accounts:
     _sources: TopicScan | None = None
     _dead: TopicScan | None = None
     _replays: TopicScan | None = None
+    _holds: TopicScan | None = None
     _journal: StubJournal | None = None
+    held_ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._sources = TopicScan(self.bootstrap,
                                   [self.topics.source(c) for c in self.connectors])
         self._dead = TopicScan(self.bootstrap, [self.topics.dead_letter])
         self._replays = TopicScan(self.bootstrap, [self.topics.replay])
+        # The routed services' hold topics: where the router parks an outage's traffic.
+        self._holds = TopicScan(self.bootstrap, [
+            self.topics.hold(rule.service) for rule in RouterSettings().routes])
         self._journal = StubJournal(self.stub_data_dir)
 
     def expect(self, transaction_ids: Iterable[str]) -> None:
@@ -164,10 +170,12 @@ class Accounts:
 
     @property
     def router_input_ends(self) -> dict[TopicPartition, int]:
-        """Per partition the router reads (connector topics, replays), the offset after
-        the last record read: where the router's commits must reach once it is done."""
+        """Per partition the router reads (connector, hold and replay topics), the offset
+        after the last record read: where the router's commits must reach once it is done."""
         assert self._sources is not None and self._replays is not None
-        return {**self._sources.next_offsets, **self._replays.next_offsets}
+        assert self._holds is not None
+        return {**self._sources.next_offsets, **self._replays.next_offsets,
+                **self._holds.next_offsets}
 
     @property
     def delivered_keys(self) -> set[str]:
@@ -190,6 +198,11 @@ class Accounts:
         for rec in await self._dead.update():
             self.dead_letters.append(_dead_letter(rec))
         self.replayed += len(await self._replays.update())
+        assert self._holds is not None
+        for rec in await self._holds.update():
+            tx = rec.header(H_TRANSACTION)
+            if tx is not None:
+                self.held_ids.add(tx.decode())
         await self.refresh_stub()
 
     async def refresh_stub(self) -> None:
