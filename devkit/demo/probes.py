@@ -23,7 +23,12 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from devkit.demo.errors import DemoError
-from gateway.metrics import OUTCOME_DEAD_LETTERED, OUTCOME_DELIVERED, OUTCOME_RETRIED
+from gateway.metrics import (
+    OUTCOME_DEAD_LETTERED,
+    OUTCOME_DELIVERED,
+    OUTCOME_HELD,
+    OUTCOME_RETRIED,
+)
 
 
 @dataclass(slots=True)
@@ -54,6 +59,11 @@ class GatewayNumbers:
     def retried(self) -> float:
         """Retries scheduled after transient failures."""
         return self.outcomes.get(OUTCOME_RETRIED, 0.0)
+
+    @property
+    def held(self) -> float:
+        """Times a transaction was moved to its service's hold topic (an outage's traffic)."""
+        return self.outcomes.get(OUTCOME_HELD, 0.0)
 
     @property
     def settled(self) -> float:
@@ -112,9 +122,15 @@ async def stub_stats(session: aiohttp.ClientSession, stub_url: str) -> dict[str,
 async def set_national_outage(session: aiohttp.ClientSession, stub_url: str, down: bool
                               ) -> None:
     """Take the national endpoint down (or bring it back) through the stub's fault API."""
+    await set_stub_faults(session, stub_url, down=down)
+
+
+async def set_stub_faults(session: aiohttp.ClientSession, stub_url: str, **faults: object
+                          ) -> None:
+    """Change the stub's injected faults (PUT /ndxp/v1/faults)."""
     url = f"{stub_url}/ndxp/v1/faults"
     try:
-        async with session.put(url, json={"down": down}) as response:
+        async with session.put(url, json=faults) as response:
             response.raise_for_status()
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DemoError(f"PUT {url} failed: {type(exc).__name__}: {exc}") from exc

@@ -30,6 +30,7 @@ from devkit.demo.probes import (
     GatewayNumbers,
     gateway_numbers,
     set_national_outage,
+    set_stub_faults,
     stub_stats,
 )
 from devkit.demo.processes import ManagedProcess, environment, run_command
@@ -226,6 +227,7 @@ class Demo:
         async with asyncio.TaskGroup() as group:
             running = group.create_task(traffic.run(), name="demo-traffic")
             group.create_task(self._outage(session, stub, started), name="demo-outage")
+            group.create_task(self._refusals(session, stub, started), name="demo-refusals")
             group.create_task(self._progress(session, gateway, started, running),
                               name="demo-progress")
         result = running.result()
@@ -238,15 +240,34 @@ class Demo:
         await asyncio.sleep(o.outage_at_s)
         await set_national_outage(session, stub, True)
         self.console.detail(f"+{time.monotonic() - started:.0f}s national endpoint DOWN "
-                            f"(PUT {stub}/ndxp/v1/faults {{\"down\": true}}): retries, then "
-                            "dead letters")
+                            f"(PUT {stub}/ndxp/v1/faults {{\"down\": true}}): transactions "
+                            "are held, not dead-lettered")
         try:
             await asyncio.sleep(o.outage_s)
         finally:
             # Also on the way out: never leave the stub faulted behind a failure.
             with contextlib.suppress(DemoError):
                 await set_national_outage(session, stub, False)
-        self.console.detail(f"+{time.monotonic() - started:.0f}s national endpoint back UP")
+        self.console.detail(f"+{time.monotonic() - started:.0f}s national endpoint back UP: "
+                            "the held transactions flow again by themselves, no replay")
+
+    async def _refusals(self, session: aiohttp.ClientSession, stub: str, started: float
+                        ) -> None:
+        """A few seconds after the outage, the national side refuses 5% of the data for a
+        while: those fail on their own merits, go to the dead letters and are replayed."""
+        o = self.options
+        at = o.outage_at_s + o.outage_s + 2.0
+        window = max(2.0, min(8.0, o.duration_s - at - 1.0))
+        await asyncio.sleep(at)
+        await set_stub_faults(session, stub, reject_rate=0.05)
+        self.console.detail(f"+{time.monotonic() - started:.0f}s the national side refuses 5% "
+                            f"of the data for {window:.0f} s (DATA_INCORRECT): dead letters, "
+                            "for the replay at the end")
+        try:
+            await asyncio.sleep(window)
+        finally:
+            with contextlib.suppress(DemoError):
+                await set_stub_faults(session, stub, reject_rate=0.0)
 
     async def _progress(self, session: aiohttp.ClientSession, gateway: str, started: float,
                         running: asyncio.Task[TrafficResult]) -> None:
@@ -258,7 +279,8 @@ class Demo:
             n = await gateway_numbers(session, gateway)
             self.console.detail(
                 f"+{time.monotonic() - started:.0f}s ingested={n.total_ingested:.0f} "
-                f"delivered={n.delivered:.0f} dead_lettered={n.dead_lettered:.0f} "
+                f"delivered={n.delivered:.0f} held={n.held:.0f} "
+                f"dead_lettered={n.dead_lettered:.0f} "
                 f"retried={n.retried:.0f} in_flight={n.in_flight:.0f}")
 
     # --- 8: outcomes and replay ---------------------------------------------------------

@@ -155,6 +155,10 @@ class ExchangeRoutes:
         if faults.injects_error():
             return self._unavailable(service, "the national service failed (injected error)",
                                      count, raw)
+        if count is not None and faults.injects_refusal():
+            return self._intake.refuse(service, ResultCode.DATA_INCORRECT,
+                                       "the national service refused the data (injected)",
+                                       count(raw))
         return await handle(service, raw)
 
     def _unavailable(

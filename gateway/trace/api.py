@@ -25,8 +25,8 @@ class TraceEventModel(_Model):
     """One step of a transaction's path."""
 
     at: datetime
-    kind: str = Field(description="ingested, attempt, dead_lettered, replay_submitted, "
-                                  "delivered")
+    kind: str = Field(description="ingested, held, attempt, dead_lettered, "
+                                  "replay_submitted, delivered")
     summary: str
     replay_id: str | None
     details: dict[str, str | int | float | bool | None]
@@ -49,7 +49,8 @@ class TraceResponse(_Model):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
     transaction_id: str
-    status: str = Field(description="DELIVERED, DEAD_LETTERED, REPLAY_PENDING or IN_FLIGHT")
+    status: str = Field(description="DELIVERED, DEAD_LETTERED, REPLAY_PENDING, HELD or "
+                                    "IN_FLIGHT")
     connector: str | None
     service: str | None
     message_type: str | None

@@ -22,12 +22,16 @@ class TraceStatus(enum.StrEnum):
     """Re-submitted by a replay; the router has not written its outcome yet."""
     IN_FLIGHT = "IN_FLIGHT"
     """Ingested; the router has not written an outcome yet."""
+    HELD = "HELD"
+    """Waiting in its service's hold topic while that national service is unavailable;
+    it is delivered by itself when the service answers (no replay needed)."""
 
 
 class EventKind(enum.StrEnum):
     """What happened, in the order they happen to one transaction."""
 
     INGESTED = "ingested"
+    HELD = "held"
     ATTEMPT = "attempt"
     DEAD_LETTERED = "dead_lettered"
     REPLAY_SUBMITTED = "replay_submitted"

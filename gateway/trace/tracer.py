@@ -20,7 +20,13 @@ from typing import Any
 
 from gateway.contracts import Codec
 from gateway.errors import ContractError, UnknownTransactionError
-from gateway.headers import H_REPLAY, H_REPLAY_SOURCE, H_TRANSACTION
+from gateway.headers import (
+    H_HOLD_REASON,
+    H_HOLD_SINCE,
+    H_REPLAY,
+    H_REPLAY_SOURCE,
+    H_TRANSACTION,
+)
 from gateway.kafka import KafkaAdmin, Record
 from gateway.logs import get_logger
 from gateway.replay.audit import read_audits
@@ -47,6 +53,13 @@ class _Submission:
     topic: str
     partition: int
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    at: datetime
+    service: str
+    reason: str
 
 
 def _at(ms: int) -> datetime:
@@ -93,14 +106,29 @@ class Tracer:
                 marker.decode(errors="replace") if marker else None, rec.topic,
                 rec.partition, rec.offset))
 
+        holds: list[_Hold] = []
+
+        def visit_hold(rec: Record) -> None:
+            if rec.header(H_TRANSACTION) != key:
+                return
+            since = rec.header(H_HOLD_SINCE)
+            reason = rec.header(H_HOLD_REASON)
+            holds.append(_Hold(
+                _at(int(since) if since and since.isdigit() else rec.timestamp_ms),
+                self._topics.held_service(rec.topic) or "",
+                reason.decode(errors="replace") if reason else "its service was unavailable"))
+
         t = self._topics
+        topics = await self._topic_names()
+        hold_topics = sorted(n for n in topics if n.startswith(t.hold_prefix))
         await asyncio.gather(scan_all(self._bootstrap, [t.ledger], visit_ledger),
                              scan_all(self._bootstrap, [t.dead_letter], visit_dead),
-                             scan_all(self._bootstrap, [t.replay], visit_replay))
+                             scan_all(self._bootstrap, [t.replay], visit_replay),
+                             scan_all(self._bootstrap, hold_topics, visit_hold))
         ingestion = self._ingestion_from_ledger(ledger)
         if ingestion is None:
-            ingestion = await self._find_ingestion(key)
-        if ingestion is None and not (ledger or dead or submissions):
+            ingestion = await self._find_ingestion(key, topics)
+        if ingestion is None and not (ledger or dead or submissions or holds):
             raise UnknownTransactionError(
                 f"transaction {transaction_id} is unknown: no connector topic, ledger, "
                 f"dead-letter or replay record of it under topic prefix {t.prefix!r}")
@@ -108,8 +136,18 @@ class Tracer:
         operators = {r: a.operator for r, a in (await read_audits(
             self._bootstrap, t.replay_audit, self._codec, set(replay_ids))).items()} \
             if replay_ids else {}
-        return _assemble(transaction_id, ingestion=ingestion, ledger=ledger, dead=dead,
-                         submissions=submissions, operators=operators, replay_ids=replay_ids)
+        trace = _assemble(transaction_id, ingestion=ingestion, ledger=ledger, dead=dead,
+                          submissions=submissions, operators=operators, replay_ids=replay_ids)
+        _add_holds(trace, holds)
+        return trace
+
+    async def _topic_names(self) -> set[str]:
+        admin = KafkaAdmin(self._bootstrap, client_id="lgsp-trace-admin")
+        await admin.start()
+        try:
+            return await admin.list_topics()
+        finally:
+            await admin.stop()
 
     def _ingestion_from_ledger(self, ledger: Sequence[dict[str, Any]]) -> Ingestion | None:
         source_prefix = f"{self._topics.prefix}src."
@@ -119,13 +157,7 @@ class Tracer:
                                  row["source_offset"], row["ingested_at"], "ledger")
         return None
 
-    async def _find_ingestion(self, key: bytes) -> Ingestion | None:
-        admin = KafkaAdmin(self._bootstrap, client_id="lgsp-trace-admin")
-        await admin.start()
-        try:
-            names = await admin.list_topics()
-        finally:
-            await admin.stop()
+    async def _find_ingestion(self, key: bytes, names: set[str]) -> Ingestion | None:
         pattern = re.compile(self._topics.source_pattern)
         sources = sorted(n for n in names if pattern.match(n))
         found: list[Record] = []
@@ -231,6 +263,27 @@ def _assemble(
     if trace.status is not TraceStatus.DELIVERED:
         trace.status = _open_status(ledger, dead, submissions)
     return trace
+
+
+def _add_holds(trace: TransactionTrace, holds: list[_Hold]) -> None:
+    """Each time it was held for its service, and HELD if it still waits there."""
+    if not holds:
+        return
+    for hold in holds:
+        trace.service = trace.service or hold.service or None
+        trace.events.append(TraceEvent(
+            hold.at, EventKind.HELD,
+            f"held for national service {hold.service}: {hold.reason}; it is delivered by "
+            "itself when the service answers", None, {"service": hold.service,
+                                                      "reason": hold.reason}))
+    order = list(EventKind)
+    trace.events.sort(key=lambda e: (e.at, order.index(e.kind)))
+    latest = max(h.at for h in holds)
+    settled_after = any(e.at >= latest and e.kind in (EventKind.DELIVERED,
+                                                      EventKind.DEAD_LETTERED)
+                        for e in trace.events)
+    if trace.status is not TraceStatus.DELIVERED and not settled_after:
+        trace.status = TraceStatus.HELD
 
 
 def _open_status(ledger: list[dict[str, Any]], dead: list[DeadLetter],

@@ -30,6 +30,7 @@ from gateway.ndxp import NdxpClient
 from gateway.router import Router
 from gateway.settings import NdxpSettings, RouterSettings, Settings
 from gateway.topics import Topics
+from gateway.trace import EventKind, Tracer, TraceStatus
 from tests.conftest import BrokerHandle
 from tests.support.pipeline import (
     document_envelope,
@@ -161,6 +162,11 @@ async def test_endpoint_down_holds_transactions_and_they_flow_again_by_themselve
     assert {rec.value for rec in held} == {e.encode(CODEC) for e in envelopes}  # untouched
     assert await pipeline.dead_letters() == []
     assert (await pipeline.stats())["unique"] == 0
+    tracer = Tracer(pipeline.settings.bootstrap_servers, pipeline.topics, CODEC)
+    trace = await tracer.trace(envelopes[0].transaction_id)
+    assert trace.status is TraceStatus.HELD
+    held_event = next(e for e in trace.events if e.kind is EventKind.HELD)
+    assert "QG.DVCQG.DONGBOHOSO is unavailable" in held_event.summary
     await set_faults(pipeline.stub.url, down=False)
     stats = await wait_for(pipeline.stats, lambda s: s["unique"] >= 30, timeout_s=60,
                            what="30 delivered after the outage, without a replay")
@@ -168,6 +174,9 @@ async def test_endpoint_down_holds_transactions_and_they_flow_again_by_themselve
     assert await pipeline.dead_letters() == []
     ledger = await wait_for(pipeline.ledger, lambda rows: len(rows) >= 30, what="ledger")
     assert {r["outcome"] for r in ledger} == {"DELIVERED"}
+    trace = await tracer.trace(envelopes[0].transaction_id)
+    assert trace.status is TraceStatus.DELIVERED
+    assert [e.kind for e in trace.events][-1] is EventKind.DELIVERED
     # Still in order per business key: each key's transactions delivered by offset.
     order = {e.transaction_id: n for n, e in enumerate(envelopes)}
     by_key: dict[str, list[tuple[Any, int]]] = collections.defaultdict(list)
