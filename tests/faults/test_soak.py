@@ -118,3 +118,44 @@ async def test_soak_200k_transactions_with_faults(
             await replay_dead_letters(rig)
         await conclude(rig, traffic, report, dead_letters_expected=traffic.bad_ids(),
                        settle_s=300)
+
+
+async def test_one_service_down_for_three_minutes_under_traffic(
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+) -> None:
+    # Issue 22's own scenario: service A (dossiers) down for 3 minutes while A and B
+    # (documents, reports) get traffic, a SIGKILL of the gateway in the middle. B keeps
+    # arriving throughout, A arrives after recovery by itself, nothing is dead-lettered,
+    # and the gateway's memory stays flat while the hold grows.
+    dossiers = "QG.DVCQG.DONGBOHOSO"
+    plan = StreamPlan(documents=12_000, events=12_000, report_files=400, seconds=220)
+    async with fault_rig("service-outage-3min", broker, workdir, codec, RouterTuning()) as rig:
+        traffic = rig.traffic(plan)
+        stream = asyncio.create_task(traffic.run())
+        samples: list[tuple[float, Memory]] = []
+        others: list[int] = []
+
+        async def chaos() -> None:
+            await rig.wait_delivering(500, timeout_s=120)
+            await rig.stub_faults(down_services=[dossiers])
+            before = await rig.delivered_count()
+            sampler = asyncio.create_task(_memory_samples(rig, samples))
+            try:
+                await asyncio.sleep(90)
+                await rig.kill_gateway()
+                await asyncio.sleep(90)
+            finally:
+                sampler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampler
+            others.append(await rig.delivered_count() - before)
+            await rig.stub_faults(down_services=[])
+
+        await during(stream, chaos)
+        await conclude(rig, traffic, report, dead_letters_expected=set(), settle_s=300)
+        rss = [m.rss_mib for _, m in samples]
+        report(f"memory service-outage-3min gateway VmRSS during the outage: first "
+               f"{rss[0]:.1f}MiB max {max(rss):.1f}MiB last {rss[-1]:.1f}MiB; other services "
+               f"delivered during it: {others[0]}; held: {len(rig.accounts.held_ids)}")
+        assert others[0] > 5_000, "the other services stalled during the outage"
+        assert max(rss) <= rss[0] * GROWTH_FACTOR + GROWTH_SLACK_KIB / 1024
