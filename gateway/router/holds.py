@@ -166,6 +166,9 @@ class Holds:
 
         Before joining the group: created later, each would cost a rebalance.
         """
+        for service in services:  # a series per routed service from the start: 0, not absent
+            HELD.labels(service).set(0)
+            HELD_OLDEST_AGE.labels(service).set(0)
         if self._admin is not None:
             await self._admin.ensure_topics(
                 [self._topics.hold_spec(s) for s in sorted(services)])

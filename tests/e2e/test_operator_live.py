@@ -120,8 +120,8 @@ async def _until(probe: Callable[[], Any], what: str, timeout_s: float = 60.0) -
     return await wait_for(probe, bool, timeout_s=timeout_s, interval_s=0.3, what=what)
 
 
-async def _faults(session: aiohttp.ClientSession, stub: str, *, down: bool) -> None:
-    async with session.put(f"{stub}/ndxp/v1/faults", json={"down": down}) as response:
+async def _faults(session: aiohttp.ClientSession, stub: str, **faults: float | bool) -> None:
+    async with session.put(f"{stub}/ndxp/v1/faults", json=faults) as response:
         assert response.status == 200, await response.text()
 
 
@@ -135,8 +135,8 @@ async def test_every_dashboard_and_alert_metric_is_live(
         "LGSP_BOOTSTRAP_SERVERS": kafka.bootstrap,
         "LGSP_TOPIC_PREFIX": topics.prefix,
         "LGSP_LOG_FORMAT": "json",
-        # Dead-letter at the first failure, and report lag every second: the series an
-        # operator sees during an outage, without waiting out the production retries.
+        # One attempt, and report lag every second: the series an operator sees during
+        # an outage, without waiting out the production retries.
         "LGSP_ROUTER__MAX_ATTEMPTS": "1",
         "LGSP_ROUTER__LAG_INTERVAL_S": "1",
     }
@@ -165,10 +165,16 @@ async def test_every_dashboard_and_alert_metric_is_live(
         status, body = await _get(session, f"{stub}/readyz")
         assert status == 503, body
         await writer.write(2)
-        await _until(lambda: _samples(session, gateway, "lgsp_dead_lettered_total"),
-                     "a dead-lettered transaction")
+        await _until(lambda: _samples(session, gateway, "lgsp_transactions_total",
+                                      outcome="held"), "a held transaction (outage)")
         await _faults(session, stub, down=False)
         assert (await _get(session, f"{stub}/readyz"))[0] == 200
+        # Refused data dead-letters (an outage no longer does).
+        await _faults(session, stub, reject_rate=1.0)
+        await writer.write(2)
+        await _until(lambda: _samples(session, gateway, "lgsp_dead_lettered_total"),
+                     "a dead-lettered transaction")
+        await _faults(session, stub, reject_rate=0.0)
         await _until(lambda: _has_lag_series(session, gateway), "consumer lag series",
                      timeout_s=30)
 
