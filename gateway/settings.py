@@ -83,7 +83,9 @@ class RouterSettings(_Section):
     # A probe that fails doubles the wait before the next one, up to this ceiling.
     breaker_reset_max_s: float = Field(default=60.0, gt=0)
     # While a service is unavailable its transactions are held, not dead-lettered, for at
-    # most this long (3 days; hold topics keep records 14 days).
+    # most this long (3 days; hold topics keep records 14 days). Off: an outage longer
+    # than the retry budget dead-letters, for a replay by a person.
+    hold_enabled: bool = True
     hold_max_s: float = Field(default=3 * 24 * 3600.0, gt=0, le=13 * 24 * 3600.0)
     commit_interval_s: float = Field(default=0.5, gt=0)
     drain_timeout_s: float = Field(default=20.0, ge=0)

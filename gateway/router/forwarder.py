@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from gateway.backoff import Backoff
 from gateway.contracts import Codec, Envelope
 from gateway.errors import (
+    CircuitOpenError,
     ContractError,
     ForwardError,
     MalformedRecordError,
@@ -79,6 +80,7 @@ class Forwarder:
         meters: RouterMeters | None = None,
         breaker_reset_max_s: float = 60.0,
         hold_max_s: float = 3 * 24 * 3600.0,
+        hold_enabled: bool = True,
         availability: ServiceAvailability | None = None,
         holds: Holds | None = None,
     ) -> None:
@@ -94,7 +96,7 @@ class Forwarder:
             exchange=exchange, threshold=breaker_threshold, reset_s=breaker_reset_s,
             reset_max_s=breaker_reset_max_s)
         self.holds = holds or Holds(topics=topics, availability=self.availability,
-                                    hold_max_s=hold_max_s)
+                                    hold_max_s=hold_max_s, enabled=hold_enabled)
         self._delivered = RecentDeliveries(remembered_deliveries)
         self._source_prefix = f"{topics.prefix}src."
 
@@ -184,9 +186,11 @@ class Forwarder:
             error: ForwardError | None = None
             if not breaker.allow():
                 # Unavailable: nothing is sent while the breaker is open; it waits instead.
-                mark_held(outcome, maybe_sent=maybe_sent)
-                return
-            if maybe_sent:
+                if self.holds.enabled:
+                    mark_held(outcome, maybe_sent=maybe_sent)
+                    return
+                error = CircuitOpenError(f"circuit for service {service} is open")
+            elif maybe_sent:
                 # Only a confirmed "not there" clears the doubt; until then nothing is sent.
                 found = await self._look_up(service, tx.transaction_id, breaker)
                 if isinstance(found, Receipt):
@@ -213,7 +217,8 @@ class Forwarder:
                 Attempt(at, elapsed_ms, type(error).__name__, error.status, str(error))
             )
             if not error.retriable or attempt_no == self._max_attempts:
-                if error.retriable and breaker.failures_in_a_row >= attempt_no:
+                if (self.holds.enabled and error.retriable
+                        and breaker.failures_in_a_row >= attempt_no):
                     # Every attempt failed and nobody got an answer meanwhile: the service
                     # is down, not this transaction's fault.
                     mark_held(outcome, maybe_sent=maybe_sent)

@@ -41,8 +41,9 @@ class Holds:
     def __init__(
         self, *, topics: Topics, availability: ServiceAvailability, hold_max_s: float,
         consumer: GroupConsumer | None = None, admin: KafkaAdmin | None = None,
-        group: str = "", interval_s: float = 1.0,
+        group: str = "", interval_s: float = 1.0, enabled: bool = True,
     ) -> None:
+        self.enabled = enabled
         self._topics = topics
         self._availability = availability
         self._hold_max_ms = int(hold_max_s * 1000)
@@ -62,7 +63,8 @@ class Holds:
 
     def diverts(self, service: str) -> bool:
         """Whether a new transaction for `service` goes to its hold topic, not the service."""
-        return service in self._active or not self._availability.available(service)
+        return self.enabled and (service in self._active
+                                 or not self._availability.available(service))
 
     def is_hold(self, topic: str) -> bool:
         """Whether a topic is a hold topic."""

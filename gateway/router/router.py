@@ -74,7 +74,7 @@ class Router:
             reset_s=cfg.breaker_reset_s, reset_max_s=cfg.breaker_reset_max_s)
         self.holds = Holds(topics=self._topics, availability=self.availability,
                            hold_max_s=cfg.hold_max_s, consumer=self._consumer,
-                           admin=self._admin, group=self._group)
+                           admin=self._admin, group=self._group, enabled=cfg.hold_enabled)
         self.availability.listen(self.holds.on_change)
         self.forwarder = Forwarder(
             stopping=self._stopping,

@@ -37,9 +37,10 @@ async def rig(kafka: BrokerHandle, kafka_admin: KafkaAdmin, topics: Topics, code
             state_dir=tmp_path / "state", ndxp=NdxpSettings(url=stub.url),
             # Two quick attempts dead-letter fast; a breaker that never opens keeps every
             # failure a plain TransientForwardError and every replay a clean first try.
+            # Holding is off: this suite's outages must dead-letter, for replays to replay.
             router=RouterSettings(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.02,
                                   breaker_failure_threshold=1_000_000,
-                                  commit_interval_s=0.1),
+                                  commit_interval_s=0.1, hold_enabled=False),
         )
         gateway = Gateway(settings)
         await gateway.start()

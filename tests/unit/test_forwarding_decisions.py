@@ -427,3 +427,19 @@ async def test_probes_back_off_until_the_service_answers_then_release_waiters() 
         await availability.stop()
     probes = [tx for kind, tx in exchange.calls if kind == "lookup"]
     assert probes == [PROBE_TRANSACTION_ID] * 3  # two refused, the third answered
+
+
+async def test_with_holding_off_an_outage_dead_letters_after_the_budget() -> None:
+    exchange = FakeNationalExchange(submits=deque(
+        [TransientForwardError("503", status=503)] * 3))
+    fwd = Forwarder(
+        codec=CODEC, routes=RoutingTable(RouterSettings().routes), exchange=exchange,
+        topics=TOPICS, backoff=Backoff(0.001, 0.002), max_attempts=3, breaker_threshold=2,
+        breaker_reset_s=60.0, remembered_deliveries=10, hold_enabled=False)
+    try:
+        outcome = await fwd.process(record())
+    finally:
+        await fwd.availability.stop()
+    assert not outcome.held and outcome.failure is not None
+    assert steps(outcome) == ["TransientForwardError", "TransientForwardError",
+                              "CircuitOpenError"]
