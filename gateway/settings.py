@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     roles: Annotated[list[Role], NoDecode] = Field(
         default_factory=lambda: list(ALL_ROLES), min_length=1
     )
+    # Connector secrets at rest (gateway/secrets): the AES-256-GCM key as URL-safe base64
+    # (LGSP_SECRETS_KEY), else a key file, created with mode 0600 on first use.
+    secrets_key: SecretStr | None = None
+    secrets_key_file: Path | None = Field(default=None,
+                                          description="default: <state_dir>/secrets.key")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
