@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from connectors.one_stop.signature import sign
+from devkit.localkafka import free_port
 from gateway.kafka import KafkaAdmin, TopicReader
-from gateway.localkafka import free_port
 from gateway.secrets import generate_key
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
