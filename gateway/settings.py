@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "BrokerSettings",
+    "KafkaSettings",
     "NdxpSettings",
     "RouteRule",
     "RouterSettings",
@@ -22,7 +23,15 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -56,6 +65,39 @@ class BrokerSettings(_Section):
     controller_port: int = Field(default=9093, ge=1, le=65535)
     start_timeout_s: float = Field(default=90.0, gt=0)
     heap: str = "512m"
+
+
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSettings(_Section):
+    """How every Kafka client of the gateway, the CLI and replay connects (TLS, SASL)."""
+
+    security_protocol: KafkaProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_file: Path | None = Field(default=None,
+                                     description="PEM CA bundle; default: the system's")
+    ssl_cert_file: Path | None = Field(default=None, description="PEM client certificate (mTLS)")
+    ssl_key_file: Path | None = Field(default=None, description="PEM key of ssl_cert_file")
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        tls = self.security_protocol.endswith("SSL")
+        if sasl and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_username "
+                             "and sasl_password")
+        if not tls and any((self.ssl_ca_file, self.ssl_cert_file, self.ssl_key_file)):
+            raise ValueError(f"ssl_* files are given but security_protocol is "
+                             f"{self.security_protocol}; use SSL or SASL_SSL")
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("ssl_cert_file and ssl_key_file go together (mTLS)")
+        return self
 
 
 class RouteRule(_Section):
@@ -177,6 +219,7 @@ class Settings(BaseSettings):
     secrets_key_file: Path | None = Field(default=None,
                                           description="default: <state_dir>/secrets.key")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
     stub: StubSettings = Field(default_factory=StubSettings)
