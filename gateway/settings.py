@@ -8,6 +8,7 @@ given with `--config`, then the defaults below.
 from __future__ import annotations
 
 __all__ = [
+    "DEFAULT_CLIENT_SECRET",
     "BrokerSettings",
     "KafkaSettings",
     "NdxpSettings",
@@ -145,15 +146,32 @@ class RouterSettings(_Section):
     )
 
 
+DEFAULT_CLIENT_SECRET = "change-me"  # noqa: S105 - the documented placeholder, refused by lgsp run
+
+
 class NdxpSettings(_Section):
     """Where the national data exchange platform (or its stub) is and how we call it."""
 
     url: str = "http://127.0.0.1:8090"
     client_id: str = "lgsp-province"
-    client_secret: SecretStr = SecretStr("change-me")
+    # The default exists so the stub and the gateway match out of the box; `lgsp run`
+    # refuses to forward with it (gateway/ndxp/policy.py).
+    client_secret: SecretStr = SecretStr(DEFAULT_CLIENT_SECRET)
+    ssl_ca_file: Path | None = Field(default=None, description="PEM CA bundle of the "
+                                     "national endpoint; default: the system's CAs")
+    ssl_cert_file: Path | None = Field(default=None, description="PEM client certificate "
+                                       "(mTLS), if the national side asks for one")
+    ssl_key_file: Path | None = Field(default=None, description="PEM key of ssl_cert_file")
+    ssl_key_password: SecretStr | None = None
     officer_id: str = "lgsp-gateway"
     request_timeout_s: float = Field(default=10.0, gt=0)
     pool_size: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _pair(self) -> NdxpSettings:
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("ssl_cert_file and ssl_key_file go together (mTLS)")
+        return self
 
 
 class StubSettings(_Section):
