@@ -163,6 +163,9 @@ class NdxpSettings(_Section):
                                        "(mTLS), if the national side asks for one")
     ssl_key_file: Path | None = Field(default=None, description="PEM key of ssl_cert_file")
     ssl_key_password: SecretStr | None = None
+    allow_plain_http: bool = Field(
+        default=False, description="allow http:// to a host that is not loopback (a "
+        "development cluster's stub only; never in production)")
     officer_id: str = "lgsp-gateway"
     request_timeout_s: float = Field(default=10.0, gt=0)
     pool_size: int = Field(default=100, ge=1)

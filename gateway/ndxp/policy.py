@@ -36,7 +36,8 @@ def check_national_endpoint(settings: NdxpSettings) -> None:
     parts = urlsplit(settings.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"ndxp.url {settings.url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) \
+            and not settings.allow_plain_http:
         raise ConfigError(
             f"ndxp.url {settings.url} is plain http to {parts.hostname}, which is not this "
             f"machine: use https (ndxp.ssl_ca_file for a private CA)"
