@@ -142,4 +142,8 @@ async def test_the_gateway_refuses_a_placeholder_secret_or_plain_http_off_loopba
     line = await _refused({**base, "LGSP_NDXP__URL": "http://ndxp.example.gov.vn"})
     assert line.startswith("lgsp: error: ndxp.url http://ndxp.example.gov.vn is plain http "
                            "to ndxp.example.gov.vn, which is not this machine"), line
+    # Explicitly allowed (a development cluster's stub): it gets as far as Kafka.
+    line = await _refused({**base, "LGSP_NDXP__URL": "http://ndxp.example.gov.vn",
+                           "LGSP_NDXP__ALLOW_PLAIN_HTTP": "true"})
+    assert line.startswith("lgsp: error: cannot connect to Kafka"), line
     assert Settings().ndxp.url.startswith("http://127.0.0.1")
