@@ -380,12 +380,8 @@ class ConnectorRuntime:
     def _check_topic(self, name: str, topic: str | None) -> None:
         """Refuse a topic that is the gateway's own or another connector's."""
         effective = topic or self._topics.source(name)
-        prefix = self._topics.prefix
         reason: str | None = None
-        if effective in self._topics.system or (
-            prefix and effective.startswith(prefix)
-            and not effective.startswith(self._topics.source(""))
-        ):
+        if self._topics.is_reserved(effective):
             reason = (f"{effective!r} is one of the gateway's own topics; connectors publish "
                       f"to their own topic ({self._topics.source(name)} by default)")
         else:
