@@ -702,7 +702,7 @@ def test_each_component_is_its_own_kafka_user_with_acls_on_its_topics(
     name, docs = overlay
     users = {u["metadata"]["name"]: u for u in find(docs, "KafkaUser")}
     assert set(KAFKA_USERS.values()) <= set(users)
-    topics = _expected_topics()
+    topics = _expected_topics() | {Topics("lgsp.").hold("QG.EXAMPLE")}
     for user in users.values():
         assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
         for kind, resource, pattern, _ops in _acls(user):
@@ -726,6 +726,8 @@ def test_each_component_is_its_own_kafka_user_with_acls_on_its_topics(
     assert may(router, "Read", t.source("ioffice")) and may(router, "Write", t.ledger)
     assert not may(router, "Write", t.source("ioffice"))
     assert not may(router, "Read", t.connector_configs)
+    assert may(router, "Create", t.hold("QG.DVCQG.DONGBOHOSO"))
+    assert not may(connectors, "Write", t.hold("QG.DVCQG.DONGBOHOSO"))
     groups = {u: [r for kind, r, _p, ops in _acls(users[u]) if kind == "group" and "Read" in ops]
               for u in users}
     assert groups[router] == ["lgsp-router"] and groups[connectors] == []

@@ -18,7 +18,7 @@ async def test_own_and_taken_topics_are_refused(
     async with runtime_factory() as rt:
         for own in (topics.connector_configs, topics.connector_offsets, topics.ledger,
                     topics.dead_letter, topics.replay, topics.replay_audit,
-                    f"{topics.prefix}audit"):
+                    f"{topics.prefix}audit", topics.hold("QG.X")):
             with pytest.raises(ConfigError, match=r"topic: .* gateway's own topics") as err:
                 await rt.create(f"{topics.prefix}bad", counter_config(topic=own))
             assert err.value.problems[0].field == "topic"
