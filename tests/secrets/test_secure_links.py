@@ -83,6 +83,11 @@ async def test_connector_to_router_to_stub_over_sasl_ssl_and_https(
         assert reckoning.delivered_unique == reckoning.sent > 0
         log = await rig.gateway.log_text()
         assert kafka_env["LGSP_KAFKA__SASL_PASSWORD"] not in log
+        # The CLI's own Kafka clients (trace reads the topics directly) use SASL_SSL too.
+        some = sorted(rig.accounts.delivered_keys)[0]
+        done = await run_lgsp("trace", some, "--json", env=rig.cli_env)
+        assert done.code == 0, done.err
+        assert some in done.out
 
 
 def _one_line(err: str) -> str:
