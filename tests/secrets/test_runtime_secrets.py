@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+import orjson
 import pytest
 from pydantic import SecretStr
 
 from gateway.connect import ConnectorConfig, ConnectorStatus, PluginCatalog, SourceConnector
-from gateway.kafka import read_topic
+from gateway.kafka import KafkaAdmin, Producer, TopicSpec, read_topic
 from gateway.settings import Settings
 from gateway.topics import Topics
 from tests.connect.fixtures import RuntimeFactory
@@ -86,3 +87,26 @@ async def test_a_failing_plugin_never_shows_its_secret(
     assert literal.encode() not in stored and b"${sealed:v1:" in stored
     assert b"${env:LEAKY_PW}" in stored and str(secret_file).encode() in stored
     assert (tmp_path / "secrets.key").stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_secret_stored_in_clear_by_an_older_gateway_is_sealed_at_start(
+    runtime_factory: RuntimeFactory, topics: Topics, settings: Settings,
+    kafka_admin: KafkaAdmin,
+) -> None:
+    await kafka_admin.ensure_topics([TopicSpec.compacted(topics.connector_configs)])
+    name = f"{topics.prefix}old"
+    legacy = {"name": name, "target_state": "running",
+              "config": {"connector.class": "leaky", "source.agency.code": AGENCY,
+                         "db_password": "stored-in-clear-0042"}}
+    producer = Producer(settings.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.connector_configs, orjson.dumps(legacy),
+                                     key=name.encode())
+    finally:
+        await producer.stop()
+    async with runtime_factory() as rt:
+        assert rt.config(name)["db_password"] == "[hidden]"
+    records = await read_topic(settings.bootstrap_servers, topics.connector_configs)
+    latest = orjson.loads(records[-1].value or b"{}")
+    assert latest["config"]["db_password"].startswith("${sealed:v1:")
