@@ -26,7 +26,7 @@ from gateway.admin import AdminServer, RouteSpec, build_admin_app
 from gateway.connect import ConnectorRuntime, PluginCatalog
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.errors import KafkaError, KafkaUnavailableError
-from gateway.kafka import KafkaAdmin, Producer
+from gateway.kafka import KafkaAdmin, Producer, use_security
 from gateway.logs import get_logger
 from gateway.metrics import KAFKA_READY
 from gateway.replay import ReplayService
@@ -230,6 +230,8 @@ class Gateway:
         settings = self.settings
         _log.info("gateway starting", bootstrap_servers=settings.bootstrap_servers,
                   topic_prefix=settings.topic_prefix)
+        # The Kafka clients made below (and by the services) use the settings' TLS/SASL.
+        use_security(settings.kafka)
         registry = await asyncio.to_thread(SchemaRegistry.load, settings.schemas_dir)
         codec = Codec(registry)
 

@@ -24,6 +24,9 @@ GatewayError                      retriable?
 │   ├── ConnectorNotFoundError    no
 │   ├── ConnectorExistsError      no
 │   └── WrongRoleError            no   this gateway does not run connectors (409)
+├── SecretsError                  no   a connector secret cannot be sealed, opened or resolved
+│   ├── SecretsKeyError           no   the secrets key is missing or does not open the value
+│   └── SecretReferenceError      no   a ${env:..} / ${file:..} reference does not resolve
 └── ReplayError                   no   a malformed replay request
     ├── UnknownTransactionError   no   no such transaction (404)
     ├── EmptySelectionError       no   nothing matches the replay filter (422)
@@ -59,6 +62,9 @@ __all__ = [
     "ReplayError",
     "SchemaCompatibilityError",
     "SchemaMismatchError",
+    "SecretReferenceError",
+    "SecretsError",
+    "SecretsKeyError",
     "SourceUnavailableError",
     "TransientForwardError",
     "UnknownPluginError",
@@ -199,6 +205,18 @@ class ConnectorExistsError(ConnectorError):
 
 class WrongRoleError(ConnectorError):
     """This gateway process does not run connectors (its roles exclude them)."""
+
+
+class SecretsError(GatewayError):
+    """A connector secret could not be sealed, opened or resolved."""
+
+
+class SecretsKeyError(SecretsError):
+    """The key that seals secrets at rest is missing, malformed or not the one used."""
+
+
+class SecretReferenceError(SecretsError):
+    """A config provider reference (`${env:NAME}`, `${file:/path:key}`) does not resolve."""
 
 
 class ReplayError(GatewayError):

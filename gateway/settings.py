@@ -8,7 +8,9 @@ given with `--config`, then the defaults below.
 from __future__ import annotations
 
 __all__ = [
+    "DEFAULT_CLIENT_SECRET",
     "BrokerSettings",
+    "KafkaSettings",
     "NdxpSettings",
     "RouteRule",
     "RouterSettings",
@@ -22,7 +24,15 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -56,6 +66,39 @@ class BrokerSettings(_Section):
     controller_port: int = Field(default=9093, ge=1, le=65535)
     start_timeout_s: float = Field(default=90.0, gt=0)
     heap: str = "512m"
+
+
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSettings(_Section):
+    """How every Kafka client of the gateway, the CLI and replay connects (TLS, SASL)."""
+
+    security_protocol: KafkaProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_file: Path | None = Field(default=None,
+                                     description="PEM CA bundle; default: the system's")
+    ssl_cert_file: Path | None = Field(default=None, description="PEM client certificate (mTLS)")
+    ssl_key_file: Path | None = Field(default=None, description="PEM key of ssl_cert_file")
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        tls = self.security_protocol.endswith("SSL")
+        if sasl and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_username "
+                             "and sasl_password")
+        if not tls and any((self.ssl_ca_file, self.ssl_cert_file, self.ssl_key_file)):
+            raise ValueError(f"ssl_* files are given but security_protocol is "
+                             f"{self.security_protocol}; use SSL or SASL_SSL")
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("ssl_cert_file and ssl_key_file go together (mTLS)")
+        return self
 
 
 class RouteRule(_Section):
@@ -105,15 +148,35 @@ class RouterSettings(_Section):
     )
 
 
+DEFAULT_CLIENT_SECRET = "change-me"  # noqa: S105 - the documented placeholder, refused by lgsp run
+
+
 class NdxpSettings(_Section):
     """Where the national data exchange platform (or its stub) is and how we call it."""
 
     url: str = "http://127.0.0.1:8090"
     client_id: str = "lgsp-province"
-    client_secret: SecretStr = SecretStr("change-me")
+    # The default exists so the stub and the gateway match out of the box; `lgsp run`
+    # refuses to forward with it (gateway/ndxp/policy.py).
+    client_secret: SecretStr = SecretStr(DEFAULT_CLIENT_SECRET)
+    ssl_ca_file: Path | None = Field(default=None, description="PEM CA bundle of the "
+                                     "national endpoint; default: the system's CAs")
+    ssl_cert_file: Path | None = Field(default=None, description="PEM client certificate "
+                                       "(mTLS), if the national side asks for one")
+    ssl_key_file: Path | None = Field(default=None, description="PEM key of ssl_cert_file")
+    ssl_key_password: SecretStr | None = None
+    allow_plain_http: bool = Field(
+        default=False, description="allow http:// to a host that is not loopback (a "
+        "development cluster's stub only; never in production)")
     officer_id: str = "lgsp-gateway"
     request_timeout_s: float = Field(default=10.0, gt=0)
     pool_size: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _pair(self) -> NdxpSettings:
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("ssl_cert_file and ssl_key_file go together (mTLS)")
+        return self
 
 
 class StubSettings(_Section):
@@ -173,7 +236,13 @@ class Settings(BaseSettings):
     roles: Annotated[list[Role], NoDecode] = Field(
         default_factory=lambda: list(ALL_ROLES), min_length=1
     )
+    # Connector secrets at rest (gateway/secrets): the AES-256-GCM key as URL-safe base64
+    # (LGSP_SECRETS_KEY), else a key file, created with mode 0600 on first use.
+    secrets_key: SecretStr | None = None
+    secrets_key_file: Path | None = Field(default=None,
+                                          description="default: <state_dir>/secrets.key")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
     stub: StubSettings = Field(default_factory=StubSettings)

@@ -100,6 +100,19 @@ class Topics:
             self.replay_audit,
         )
 
+    def is_reserved(self, topic: str) -> bool:
+        """Whether a topic is (or may become) one of the gateway's own, not a connector's.
+
+        Beyond today's system topics, whole families are kept: `connect.*` (runtime
+        state), `hold.*` (held transactions), `replay*`, `ledger*`, `deadletter*` and
+        `audit*` (the audit trail), so a connector can never write into the gateway's
+        own records.
+        """
+        if topic in self.system:
+            return True
+        families = ("connect.", "replay", "ledger", "deadletter", "audit", "hold.")
+        return any(topic.startswith(self.prefix + family) for family in families)
+
     def system_specs(self) -> list[TopicSpec]:
         """How the gateway creates its own topics when the platform has not.
 

@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                             help="broker port (env LGSP_BROKER__PORT, default 9092)")
         parser.add_argument("--controller-port", type=int, default=None,
                             help="KRaft controller port (env LGSP_BROKER__CONTROLLER_PORT)")
+        parser.add_argument("--secure", action="store_true",
+                            help="the secure broker: a SASL_SSL listener (TLS with a CA "
+                            "generated into the state dir, SCRAM-SHA-512/256 and PLAIN "
+                            "users); `up` then also prints the LGSP_KAFKA__* client "
+                            "settings, one KEY=VALUE per line")
     up.set_defaults(handler=_up)
     down.set_defaults(handler=_down)
     status.set_defaults(handler=_status)
@@ -46,13 +51,16 @@ def _broker(args: argparse.Namespace) -> LocalBroker:
         settings = settings.model_copy(
             update={"broker": settings.broker.model_copy(update=broker)}
         )
-    return LocalBroker.from_settings(settings)
+    return LocalBroker.from_settings(settings, secure=args.secure)
 
 
 async def _up(args: argparse.Namespace) -> int:
     broker = _broker(args)
     bootstrap = await broker.up()
     print(bootstrap)
+    if broker.secure is not None:
+        for key, value in broker.secure.client_settings().items():
+            print(f"{key}={value}")
     return 0
 
 

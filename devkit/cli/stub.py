@@ -8,6 +8,7 @@ import ipaddress
 import signal
 from pathlib import Path
 
+from devkit.certs import DevCa
 from devkit.stub import StubConfig, StubServer
 from devkit.stub.config import IpNetwork
 from gateway.cli._base import CommandParser, add_config_option, settings_from
@@ -49,6 +50,13 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     stub.add_argument("--no-fsync", action="store_true",
                       help="do not fsync the journal: survives a crash of the stub, not of "
                       "the machine; faster on slow disks (env LGSP_STUB__FSYNC=false)")
+    stub.add_argument("--tls", action="store_true",
+                      help="serve https with a certificate for 127.0.0.1/localhost from a "
+                      "development CA generated into <state dir>/stub-tls (its ca.pem is "
+                      "what the gateway's LGSP_NDXP__SSL_CA_FILE names)")
+    stub.add_argument("--tls-client-auth", action="store_true",
+                      help="with --tls: require a client certificate signed by that CA "
+                      "(mTLS); `<state dir>/stub-tls/gateway.pem` and `.key` are one")
     stub.set_defaults(handler=_serve)
 
 
@@ -73,6 +81,16 @@ def _config(args: argparse.Namespace) -> StubConfig:
         stub["fsync"] = False
     settings = settings_from(args, stub=stub or None)
     section = settings.stub
+    cert: Path | None = None
+    cert_key: Path | None = None
+    client_ca: Path | None = None
+    if args.tls or args.tls_client_auth:
+        ca = DevCa(settings.state_dir / "stub-tls", "LGSP stub development CA")
+        server = ca.issue("stub")
+        cert, cert_key = server.cert, server.key
+        if args.tls_client_auth:
+            ca.issue("gateway", client=True)
+            client_ca = ca.cert_path
     return StubConfig(
         data_dir=section.data_dir or settings.state_dir / "stub",
         host=section.host or settings.host,
@@ -81,6 +99,9 @@ def _config(args: argparse.Namespace) -> StubConfig:
         token_ttl_s=section.token_ttl_s,
         allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in section.allow_ips),
         fsync=section.fsync,
+        tls_cert=cert,
+        tls_key=cert_key,
+        tls_client_ca=client_ca,
     )
 
 
@@ -98,7 +119,8 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.start()
         freeze_startup_objects()
         try:
-            print(f"NDXP stub listening on {server.url} (journal in {config.data_dir})",
+            tls = f"; CA {config.tls_cert.parent / 'ca.pem'}" if config.tls_cert else ""
+            print(f"NDXP stub listening on {server.url} (journal in {config.data_dir}{tls})",
                   flush=True)
             await stopping.wait()
             _log.info("stub stopping on signal")

@@ -92,6 +92,9 @@ class Demo:
             broker = await self._broker(stack)
             env = environment(LGSP_BOOTSTRAP_SERVERS=broker.bootstrap, LGSP_LOG_FORMAT="json",
                               PYTHONUNBUFFERED="1")
+            # The stub and the gateway share a secret made for this run: lgsp run refuses
+            # the placeholder default.
+            env.setdefault("LGSP_NDXP__CLIENT_SECRET", secrets.token_urlsafe(24))
             stub = await self._stub(stack, env)
             gateway = await self._gateway(stack, env, stub)
             prometheus = await self._prometheus(stack, session, gateway, stub)

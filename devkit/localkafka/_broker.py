@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from devkit.localkafka._secure import SecureListener
 from gateway import child_process
 from gateway.errors import LocalBrokerError
 from gateway.logs import get_logger
@@ -79,6 +80,7 @@ class LocalBroker:
         controller_port: int = 9093,
         heap: str = "512m",
         start_timeout_s: float = 90.0,
+        secure: bool = False,
     ) -> None:
         # Absolute: Maven resolves relative paths against the pom's folder, not ours.
         self.home = home.resolve()
@@ -88,20 +90,26 @@ class LocalBroker:
         self.controller_port = controller_port
         self.heap = heap
         self.start_timeout_s = start_timeout_s
+        # --secure: a SASL_SSL client listener (devkit/localkafka/_secure.py).
+        self.secure = SecureListener(self.home / "tls") if secure else None
         # Set when this process started the broker: asyncio then reaps it for us.
         self._proc: asyncio.subprocess.Process | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalBroker:
-        """The broker `lgsp kafka up` manages: home under state_dir, jars under cache_dir."""
+    def from_settings(cls, settings: Settings, *, secure: bool = False) -> LocalBroker:
+        """The broker `lgsp kafka up` manages: home under state_dir, jars under cache_dir.
+
+        The secure broker has a home of its own: its storage holds the SCRAM users.
+        """
         return cls(
-            settings.state_dir / "kafka",
+            settings.state_dir / ("kafka-secure" if secure else "kafka"),
             lib_cache=settings.cache_dir / "kafka",
             kafka_version=settings.broker.kafka_version,
             port=settings.broker.port,
             controller_port=settings.broker.controller_port,
             heap=settings.broker.heap,
             start_timeout_s=settings.broker.start_timeout_s,
+            secure=secure,
         )
 
     @property
@@ -175,18 +183,22 @@ class LocalBroker:
     def _write_config(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         props = self.home / "server.properties"
+        listeners = self.secure.properties(self.port, self.controller_port) if self.secure \
+            else [
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+            ]
         props.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
-                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
+                    *listeners,
                     f"log.dirs={self._data_dir}",
                     "num.partitions=3",
                     # Topics are created on purpose by the gateway, never by a typo.
@@ -227,7 +239,8 @@ class LocalBroker:
         cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
         code, out = await self._run_java(
             # `=`: a base64 id may start with "-" and must not read as an option.
-            "kafka.tools.StorageTool", "format", f"--cluster-id={cid}", "-c", str(props)
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cid}", "-c", str(props),
+            *(self.secure.format_args() if self.secure else ()),
         )
         if code != 0:
             last = out.strip().splitlines()[-1] if out.strip() else "no output"

@@ -31,10 +31,16 @@ class StubConfig:
     fsync: bool = True
     max_batch: int = 500
     shutdown_timeout_s: float = 10.0
+    tls_cert: Path | None = None
+    """With `tls_key`: serve https with this PEM certificate (`lgsp stub --tls`)."""
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    """When set, clients must present a certificate signed by this CA (mTLS)."""
 
     def __repr__(self) -> str:
         # Never let the secret reach a log line or a traceback through repr().
         return (
             f"StubConfig(data_dir={self.data_dir!s}, host={self.host}, port={self.port}, "
-            f"fsync={self.fsync}, allowed_networks={[str(n) for n in self.allowed_networks]})"
+            f"fsync={self.fsync}, tls={self.tls_cert is not None}, "
+            f"allowed_networks={[str(n) for n in self.allowed_networks]})"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["StubServer"]
 
+import ssl
 from types import TracebackType
 
 from aiohttp import web
@@ -41,7 +42,9 @@ class StubServer:
     def url(self) -> str:
         """Base URL clients use, e.g. http://127.0.0.1:8090."""
         host = self.config.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls_cert is not None else "http"
+        where = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{where}:{self.port}"
 
     async def start(self) -> None:
         """Open the journal and bind the port; raises ConfigError if either fails."""
@@ -53,7 +56,8 @@ class StubServer:
         except BaseException:
             await runner.cleanup()
             raise
-        site = web.TCPSite(runner, self.config.host, self.config.port, backlog=_BACKLOG)
+        site = web.TCPSite(runner, self.config.host, self.config.port, backlog=_BACKLOG,
+                           ssl_context=_server_tls(self.config))
         try:
             await site.start()
         except OSError as exc:
@@ -97,3 +101,15 @@ class StubServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _server_tls(config: StubConfig) -> ssl.SSLContext | None:
+    """The https context of `lgsp stub --tls`; client certificates required with a client CA."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    if config.tls_client_ca is not None:
+        context.load_verify_locations(config.tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context

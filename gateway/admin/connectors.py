@@ -142,11 +142,12 @@ def connector_operations(runtime: ConnectorRuntime) -> list[Operation]:
             404: _E404,
         }, tags=_TAG),
         Operation("GET", f"{named}/config", get_config, "A connector's config", {
-            200: Body("The flat config as submitted.", ConnectorConfigBody), 404: _E404,
+            200: Body("The flat config as submitted; every secret key of the plugin shows "
+                      "as [hidden].", ConnectorConfigBody), 404: _E404,
         }, tags=_TAG),
         Operation("PUT", f"{named}/config", put_config, "Replace (or create) a config", {
-            200: Body("Updated; a running connector restarted with it.",
-                      ConnectorInfoResponse),
+            200: Body("Updated; a running connector restarted with it. A secret key given "
+                      "as [hidden] keeps its stored value.", ConnectorInfoResponse),
             201: Body("Created.", ConnectorInfoResponse),
             400: _E400, 404: _E404,
         }, request=ConnectorConfigBody, tags=_TAG),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
+from gateway.kafka import use_security
 from gateway.settings import Settings, load_settings
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -24,7 +25,10 @@ class CommandParser(argparse.ArgumentParser):
 def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Settings from `--config` (if the command has it), environment and CLI overrides."""
     config: Path | None = getattr(args, "config", None)
-    return load_settings(config, **overrides)
+    settings = load_settings(config, **overrides)
+    # Every Kafka client this command makes connects with the settings' TLS and SASL.
+    use_security(settings.kafka)
+    return settings
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ from gateway.app import Gateway
 from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.cli._types import port
 from gateway.gc_tuning import freeze_startup_objects, relax_collector
+from gateway.ndxp.policy import check_national_endpoint
 
 
 def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
@@ -37,6 +38,10 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
 async def _run(args: argparse.Namespace) -> int:
     settings = settings_from(args, bootstrap_servers=args.bootstrap_servers,
                              port=args.port, host=args.host, roles=args.roles)
+
+    if "router" in settings.roles:
+        # Before anything starts: a refused endpoint is one line, not a half-started gateway.
+        check_national_endpoint(settings.ndxp)
 
     relax_collector()
 

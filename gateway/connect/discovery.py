@@ -24,7 +24,13 @@ import orjson
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
-from gateway.connect.plugin import ENTRY_POINT_GROUP, ConnectorConfig, SourceConnector
+from gateway.connect.plugin import (
+    ENTRY_POINT_GROUP,
+    ConnectorConfig,
+    SourceConnector,
+    looks_secret,
+)
+from gateway.connect.secrecy import HIDDEN
 from gateway.connect.status import (
     ConfigKeyDefinition,
     ConfigKeyReport,
@@ -177,7 +183,6 @@ def _class_path(cls: type) -> str:
 
 CONNECTOR_CLASS_KEY = "connector.class"
 _COMMON_GROUP = "Common"
-_HIDDEN = "[hidden]"
 
 
 def parse_config(
@@ -213,13 +218,14 @@ def validation_report(
         for err in exc.errors():
             errors.setdefault(_key_of(err["loc"], aliases), []).append(_reason(err))
     given = {aliases.get(k, k): v for k, v in config.items()}
+    secret_keys = model.secret_keys()
     reports: list[ConfigKeyReport] = []
     order: dict[str, int] = {}
     for field_name, info in model.model_fields.items():
         key = info.alias or field_name
         group = _COMMON_GROUP if field_name in ConnectorConfig.model_fields else plugin_name
         order[group] = order.get(group, 0) + 1
-        kind = _kafka_type(info.annotation)
+        kind = "PASSWORD" if key in secret_keys else _kafka_type(info.annotation)
         definition = ConfigKeyDefinition(
             name=key,
             type=kind,
@@ -234,7 +240,7 @@ def validation_report(
             display_name=info.title or key,
         )
         raw = given.get(key)
-        shown = _HIDDEN if kind == "PASSWORD" and raw is not None else _as_text(raw)
+        shown = HIDDEN if key in secret_keys and raw is not None else _as_text(raw)
         reports.append(ConfigKeyReport(
             definition, ConfigKeyValue(key, shown, tuple(errors.pop(key, ())))
         ))
@@ -246,8 +252,10 @@ def validation_report(
             documentation="not a config key of this plugin", group=plugin_name, order=0,
             display_name=key,
         )
+        raw = given.get(key)
+        shown = HIDDEN if looks_secret(key) and raw is not None else _as_text(raw)
         reports.append(ConfigKeyReport(
-            definition, ConfigKeyValue(key, _as_text(given.get(key)), tuple(messages))
+            definition, ConfigKeyValue(key, shown, tuple(messages))
         ))
     groups = (_COMMON_GROUP, plugin_name)
     return ConfigValidation(
@@ -297,7 +305,7 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, SecretStr):
-        return _HIDDEN
+        return HIDDEN
     if isinstance(value, str | int | float):
         return str(value)
     return orjson.dumps(value, default=str).decode()

@@ -6,9 +6,10 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Generic, Protocol, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr
 
 from gateway.contracts import AgencyCode
 
@@ -39,6 +40,40 @@ class ConnectorConfig(BaseModel):
     )
     tasks_max: int = Field(default=1, ge=1, le=1, alias="tasks.max",
                            description="Accepted for Kafka Connect compatibility; always 1.")
+
+    extra_secret_keys: ClassVar[frozenset[str]] = frozenset()
+    """Keys that hold secrets although their type is not SecretStr (a plugin's choice)."""
+
+    @classmethod
+    def secret_keys(cls) -> frozenset[str]:
+        """The keys shown as `[hidden]` everywhere and sealed at rest.
+
+        Declared by the model: every SecretStr/SecretBytes field, every key in
+        `extra_secret_keys`, and any key whose name says it is a secret (password,
+        secret, token, credential), so a plugin that forgets the type still hides them.
+        """
+        keys = set(cls.extra_secret_keys)
+        for field_name, info in cls.model_fields.items():
+            key = info.alias or field_name
+            if _is_secret_type(info.annotation) or looks_secret(key):
+                keys.add(key)
+        return frozenset(keys)
+
+
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "credential")
+
+
+def looks_secret(key: str) -> bool:
+    """Whether a config key's name says it holds a secret."""
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _is_secret_type(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated or origin in (Union, UnionType):
+        return any(_is_secret_type(a) for a in get_args(annotation) if a is not type(None))
+    return isinstance(annotation, type) and issubclass(annotation, SecretStr | SecretBytes)
 
 
 @dataclass(frozen=True, slots=True)

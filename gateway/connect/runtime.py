@@ -32,7 +32,8 @@ from gateway.connect.discovery import (
     parse_config,
     validation_report,
 )
-from gateway.connect.plugin import SourceConnector
+from gateway.connect.plugin import SourceConnector, looks_secret
+from gateway.connect.secrecy import ConfigSecrets, scrub
 from gateway.connect.status import (
     ConfigValidation,
     ConnectorInfo,
@@ -53,10 +54,13 @@ from gateway.errors import (
     ConnectorNotFoundError,
     FieldProblem,
     GatewayError,
+    KafkaError,
+    SecretsError,
 )
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec
 from gateway.logs import get_logger
 from gateway.metrics import CONNECTOR_STATE
+from gateway.secrets import box_for, is_sealed
 from gateway.settings import Settings
 from gateway.topics import Topics
 
@@ -81,6 +85,8 @@ class _Connector:
     task: asyncio.Task[None] | None = None
     context: RuntimeContext | None = None
     deleted: bool = False
+    secret_values: list[str] = field(default_factory=list)
+    """The resolved secrets of the current run, scrubbed from traces and logs."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -113,6 +119,7 @@ class ConnectorRuntime:
         worker_id: str | None = None,
         topic_partitions: int = 3,
         stop_timeout_s: float = 10.0,
+        secrets: ConfigSecrets | None = None,
     ) -> None:
         self._settings = settings
         self._topics = Topics(settings.topic_prefix)
@@ -123,6 +130,9 @@ class ConnectorRuntime:
         self.worker_id = worker_id or f"{settings.host}:{settings.port}"
         self._partitions = topic_partitions
         self._stop_timeout_s = stop_timeout_s
+        self._secrets = secrets or ConfigSecrets(
+            box_for(settings.secrets_key, settings.secrets_key_file, settings.state_dir)
+        )
         self._configs = CompactedStore(settings.bootstrap_servers, producer,
                                        self._topics.connector_configs)
         self._positions = CompactedStore(settings.bootstrap_servers, producer,
@@ -148,7 +158,7 @@ class ConnectorRuntime:
         self._known_positions = await self._positions.load()
         stored = await self._configs.load()
         for name, value in sorted(stored.items()):
-            self._restore(name, value)
+            self._restore(name, await self._sealed_at_rest(name, value))
 
     async def stop(self) -> None:
         """Stop every connector: cancel and await its task, stop its plugin."""
@@ -166,7 +176,7 @@ class ConnectorRuntime:
         _check_name(name)
         if name in self._connectors:
             raise ConnectorExistsError(f"connector {name!r} already exists")
-        cleaned = self._checked(name, config)
+        cleaned = self._checked(name, config, None)
         async with self._registry_lock:
             if name in self._connectors:
                 raise ConnectorExistsError(f"connector {name!r} already exists")
@@ -182,7 +192,7 @@ class ConnectorRuntime:
     async def update_config(self, name: str, config: Mapping[str, Any]) -> ConnectorInfo:
         """Replace a connector's config; a running (or failed) connector restarts with it."""
         conn = self._find(name)
-        cleaned = self._checked(name, config)
+        cleaned = self._checked(name, config, conn.config)
         catalog = self._plugins()
         if catalog.resolve(str(cleaned[CONNECTOR_CLASS_KEY])) != _safe_resolve(
             catalog, conn.plugin_name
@@ -272,8 +282,9 @@ class ConnectorRuntime:
         return self._info(self._find(name))
 
     def config(self, name: str) -> dict[str, Any]:
-        """The connector's config as submitted."""
-        return dict(self._find(name).config)
+        """The connector's config as submitted, every secret key `[hidden]`."""
+        conn = self._find(name)
+        return ConfigSecrets.shown(conn.config, self._secret_keys_of(conn.config))
 
     def status(self, name: str) -> ConnectorStatus:
         """Kafka Connect's status document for a connector."""
@@ -297,7 +308,14 @@ class ConnectorRuntime:
         catalog = self._plugins()
         canonical = catalog.resolve(plugin)
         values = {k: v for k, v in config.items() if k != "name"}
-        extra: dict[str, str] = {}
+        name = str(config.get("name", "(validate)"))
+        extra: dict[str, str] = {
+            k: "a sealed value cannot be submitted" for k, v in values.items() if is_sealed(v)
+        }
+        values, unresolved = self._secrets.resolved_with_errors(
+            name, {k: v for k, v in values.items() if k not in extra}
+        )
+        extra.update(unresolved)
         given = values.setdefault(CONNECTOR_CLASS_KEY, canonical)
         if _safe_resolve(catalog, str(given)) != canonical:
             extra[CONNECTOR_CLASS_KEY] = f"does not match the plugin being validated ({plugin})"
@@ -330,8 +348,14 @@ class ConnectorRuntime:
         if conn.deleted:
             raise ConnectorNotFoundError(f"connector {conn.name!r} not found")
 
-    def _checked(self, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
-        """The config without `name`, checked against its plugin's model."""
+    def _checked(self, name: str, config: Mapping[str, Any],
+                 previous: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The stored form of a submitted config, checked against its plugin's model.
+
+        `[hidden]` secrets take the `previous` (stored) value, references are resolved
+        only to check the config (the references themselves are stored), and literal
+        secrets come back sealed.
+        """
         values = dict(config)
         inner_name = values.pop("name", name)
         if inner_name != name:
@@ -343,8 +367,64 @@ class ConnectorRuntime:
             raise ConfigError(f"invalid config for connector {name!r}", (FieldProblem(
                 CONNECTOR_CLASS_KEY, f"required: the plugin name ({installed})"),))
         plugin = self._plugins().get(plugin_name)
-        parse_config(name, plugin, values)
-        return values
+        secret_keys = plugin.config_model.secret_keys()
+        self._secrets.refuse_sealed(name, values)
+        merged = self._secrets.kept(name, values, previous, secret_keys)
+        parsed = parse_config(name, plugin, self._secrets.resolved_or_problems(name, merged))
+        self._check_topic(name, parsed.topic)
+        try:
+            return self._secrets.sealed(name, merged, secret_keys)
+        except SecretsError as exc:
+            raise ConfigError(f"connector {name!r}: cannot store its secrets: {exc}") from exc
+
+    def _check_topic(self, name: str, topic: str | None) -> None:
+        """Refuse a topic that is the gateway's own or another connector's."""
+        effective = topic or self._topics.source(name)
+        reason: str | None = None
+        if self._topics.is_reserved(effective):
+            reason = (f"{effective!r} is one of the gateway's own topics; connectors publish "
+                      f"to their own topic ({self._topics.source(name)} by default)")
+        else:
+            for other in self._connectors.values():
+                if other.name == name:
+                    continue
+                taken = other.config.get("topic") or self._topics.source(other.name)
+                if taken == effective:
+                    reason = f"{effective!r} is already the topic of connector {other.name!r}"
+                    break
+        if reason is not None:
+            raise ConfigError(f"invalid config for connector {name!r}",
+                              (FieldProblem("topic", reason),))
+
+    def _secret_keys_of(self, config: Mapping[str, Any]) -> frozenset[str]:
+        """The secret keys of a stored config, even if its plugin is gone or broken."""
+        try:
+            plugin = self._plugins().get(str(config.get(CONNECTOR_CLASS_KEY, "")))
+            declared = plugin.config_model.secret_keys()
+        except GatewayError:
+            declared = frozenset()
+        return declared | {k for k, v in config.items() if is_sealed(v) or looks_secret(k)}
+
+    async def _sealed_at_rest(self, name: str, value: dict[str, Any]) -> dict[str, Any]:
+        """A stored value whose literal secrets are sealed (rewritten if they were not).
+
+        Configs stored by an older gateway hold secrets in clear; sealing them at the first
+        start means the configs topic keeps the clear value only until compaction.
+        """
+        config = value.get("config")
+        if not isinstance(config, dict):
+            return value
+        try:
+            sealed = self._secrets.sealed(name, config, self._secret_keys_of(config))
+            if sealed == config:
+                return value
+            rewritten = {**value, "config": sealed}
+            await self._configs.put(name, rewritten)
+        except (SecretsError, KafkaError) as exc:
+            _log.warning("connector secrets left unsealed", connector=name, error=exc.message)
+            return value
+        _log.info("connector secrets sealed at rest", connector=name)
+        return rewritten
 
     def _restore(self, name: str, value: Mapping[str, Any]) -> None:
         """Register a connector loaded from the configs topic and start it unless paused."""
@@ -376,7 +456,9 @@ class ConnectorRuntime:
         context: RuntimeContext | None = None
         try:
             plugin = self._plugins().get(conn.plugin_name)
-            parsed = parse_config(conn.name, plugin, conn.config)
+            resolved = self._secrets.resolved(conn.name, conn.config)
+            conn.secret_values = ConfigSecrets.values(resolved, self._secret_keys_of(conn.config))
+            parsed = parse_config(conn.name, plugin, resolved)
             topic = parsed.topic or self._topics.source(conn.name)
             await self._admin.ensure_topics([TopicSpec(topic, self._partitions)])
             context = RuntimeContext(
@@ -429,10 +511,14 @@ class ConnectorRuntime:
             " ".join(f"{type(exc).__name__}: {exc}".split())
         )
         details = "".join(traceback.format_exception(exc)) if exc.__traceback__ else ""
+        # A plugin's exception may quote its own secret (a URL with a token, a bad
+        # header): the status trace and the log get the text with every secret hidden.
+        message = scrub(message, conn.secret_values)
+        details = scrub(details, conn.secret_values)
         conn.trace = f"{message}\n{details}".rstrip()
         self._set_state(conn, ConnectorState.FAILED)
         _log.error("connector failed", connector=conn.name, error=message,
-                   exc_info=exc if exc.__traceback__ else None)
+                   **({"exception": details.rstrip()} if details else {}))
 
     def _set_state(self, conn: _Connector, state: ConnectorState) -> None:
         conn.state = state
@@ -442,7 +528,8 @@ class ConnectorRuntime:
             )
 
     def _info(self, conn: _Connector) -> ConnectorInfo:
-        return ConnectorInfo(conn.name, dict(conn.config), (TaskId(conn.name, 0),))
+        shown = ConfigSecrets.shown(conn.config, self._secret_keys_of(conn.config))
+        return ConnectorInfo(conn.name, shown, (TaskId(conn.name, 0),))
 
 
 def _check_name(name: str) -> None:

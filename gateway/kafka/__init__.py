@@ -9,6 +9,7 @@ from gateway.kafka._admin import KafkaAdmin, TopicSpec
 from gateway.kafka._consumer import GroupConsumer, RebalanceHandler
 from gateway.kafka._producer import Producer
 from gateway.kafka._reader import TopicReader, read_topic
+from gateway.kafka._security import KafkaSecurity, current_security, use_security
 from gateway.kafka._types import DeliveryReport, Header, Record, TopicPartition
 
 __all__ = [
@@ -16,11 +17,14 @@ __all__ = [
     "GroupConsumer",
     "Header",
     "KafkaAdmin",
+    "KafkaSecurity",
     "Producer",
     "RebalanceHandler",
     "Record",
     "TopicPartition",
     "TopicReader",
     "TopicSpec",
+    "current_security",
     "read_topic",
+    "use_security",
 ]

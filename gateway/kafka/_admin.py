@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from gateway.errors import KafkaRequestError
+from gateway.errors import KafkaError, KafkaRequestError
 from gateway.kafka._errors import translated
+from gateway.kafka._security import current_security, explained
 from gateway.kafka._types import TopicPartition
 
 
@@ -33,18 +34,23 @@ class KafkaAdmin:
 
     def __init__(self, bootstrap_servers: str, *, client_id: str = "lgsp-admin") -> None:
         self._admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap_servers, client_id=client_id
+            bootstrap_servers=bootstrap_servers, client_id=client_id,
+            **current_security().client_kwargs(),
         )
+        self._bootstrap = bootstrap_servers
         self._started = False
 
     async def start(self) -> None:
         """Connect to the cluster."""
-        with translated("admin start"):
-            try:
-                await self._admin.start()
-            except BaseException:
-                await self._admin.close()
-                raise
+        try:
+            with translated("admin start"):
+                try:
+                    await self._admin.start()
+                except BaseException:
+                    await self._admin.close()
+                    raise
+        except KafkaError as exc:
+            raise await explained(exc, self._bootstrap) from exc
         self._started = True
 
     async def stop(self) -> None:

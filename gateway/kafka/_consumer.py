@@ -7,8 +7,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
 from aiokafka.structs import TopicPartition as AkTopicPartition
 
+from gateway.errors import KafkaError
 from gateway.kafka._convert import from_ak, to_ak, to_record
 from gateway.kafka._errors import translated
+from gateway.kafka._security import current_security, explained
 from gateway.kafka._types import Record, TopicPartition
 
 
@@ -60,7 +62,9 @@ class GroupConsumer:
             heartbeat_interval_ms=heartbeat_interval_ms,
             # New connector topics must be picked up quickly by a pattern subscription.
             metadata_max_age_ms=5_000,
+            **current_security().client_kwargs(),
         )
+        self._bootstrap = bootstrap_servers
         self._topics = tuple(topics)
         self._pattern = pattern
         self._rebalance = rebalance
@@ -69,12 +73,16 @@ class GroupConsumer:
     async def start(self) -> None:
         """Connect and subscribe; partitions arrive through the rebalance handler."""
         listener = _Listener(self._rebalance) if self._rebalance is not None else None
-        with translated("consumer start"):
-            try:
-                await self._consumer.start()
-            except BaseException:
-                await self._consumer.stop()
-                raise
+        try:
+            with translated("consumer start"):
+                try:
+                    await self._consumer.start()
+                except BaseException:
+                    await self._consumer.stop()
+                    raise
+        except KafkaError as exc:
+            raise await explained(exc, self._bootstrap) from exc
+        with translated("consumer subscribe"):
             if self._pattern is not None:
                 self._consumer.subscribe(pattern=self._pattern, listener=listener)
             else:

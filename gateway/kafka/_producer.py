@@ -8,7 +8,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from gateway.errors import KafkaError
 from gateway.kafka._errors import translate, translated
+from gateway.kafka._security import current_security, explained
 from gateway.kafka._types import DeliveryReport, Header
 
 
@@ -37,18 +39,23 @@ class Producer:
             max_batch_size=max_batch_size,
             request_timeout_ms=request_timeout_ms,
             partitioner=partition_of,
+            **current_security().client_kwargs(),
         )
+        self._bootstrap = bootstrap_servers
         self._started = False
 
     async def start(self) -> None:
         """Connect to the cluster; raises KafkaUnavailableError if it cannot be reached."""
-        with translated("producer start"):
-            try:
-                await self._producer.start()
-            except BaseException:
-                # aiokafka leaves its connections open after a failed start.
-                await self._producer.stop()
-                raise
+        try:
+            with translated("producer start"):
+                try:
+                    await self._producer.start()
+                except BaseException:
+                    # aiokafka leaves its connections open after a failed start.
+                    await self._producer.stop()
+                    raise
+        except KafkaError as exc:
+            raise await explained(exc, self._bootstrap) from exc
         self._started = True
 
     async def stop(self) -> None:

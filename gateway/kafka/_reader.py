@@ -4,9 +4,11 @@ from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer
 
+from gateway.errors import KafkaError
 from gateway.kafka._admin import KafkaAdmin
 from gateway.kafka._convert import from_ak, to_ak, to_record
 from gateway.kafka._errors import translated
+from gateway.kafka._security import current_security, explained
 from gateway.kafka._types import Record, TopicPartition
 
 
@@ -24,18 +26,23 @@ class TopicReader:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **current_security().client_kwargs(),
         )
+        self._bootstrap = bootstrap_servers
         self._admin = KafkaAdmin(bootstrap_servers, client_id=client_id)
         self._started = False
 
     async def start(self) -> None:
         """Connect to the cluster."""
-        with translated("reader start"):
-            try:
-                await self._consumer.start()
-            except BaseException:
-                await self._consumer.stop()
-                raise
+        try:
+            with translated("reader start"):
+                try:
+                    await self._consumer.start()
+                except BaseException:
+                    await self._consumer.stop()
+                    raise
+        except KafkaError as exc:
+            raise await explained(exc, self._bootstrap) from exc
         try:
             await self._admin.start()
         except BaseException:

@@ -38,6 +38,7 @@ from gateway.ndxp.wire import (
     transactions_path,
 )
 from gateway.settings import NdxpSettings
+from gateway.tls import client_context
 
 _log = get_logger(__name__)
 _JSON = "application/json"
@@ -79,8 +80,15 @@ class NdxpClient:
     async def start(self) -> None:
         """Create the pooled HTTP session (no request is made yet)."""
         if self._session is None:
+            s = self._settings
+            # https: verified against ndxp.ssl_ca_file (or the system's CAs), with the
+            # client certificate when one is configured (mTLS).
+            tls = client_context(
+                "ndxp", ca_file=s.ssl_ca_file, cert_file=s.ssl_cert_file,
+                key_file=s.ssl_key_file, key_password=s.ssl_key_password,
+            ) if self._base.startswith("https:") else None
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._settings.pool_size),
+                connector=aiohttp.TCPConnector(limit=s.pool_size, ssl=tls if tls else True),
                 timeout=aiohttp.ClientTimeout(total=self._settings.request_timeout_s),
             )
 

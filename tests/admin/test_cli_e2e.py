@@ -26,6 +26,7 @@ from gateway.kafka import read_topic
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.support.cli import LGSP
+from tests.support.processes import TEST_CLIENT_SECRET
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -67,6 +68,7 @@ def env(kafka: BrokerHandle, topics: Topics, example_plugin_path: Path) -> dict[
         "LGSP_PORT": str(port),
         "LGSP_LOG_FORMAT": "json",
         "PYTHONPATH": str(example_plugin_path),
+        "LGSP_NDXP__CLIENT_SECRET": TEST_CLIENT_SECRET,
     }
 
 

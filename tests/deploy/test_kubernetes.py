@@ -32,9 +32,11 @@ CUSTOM_KINDS = {
     ("kafka.strimzi.io/v1", "Kafka"),
     ("kafka.strimzi.io/v1", "KafkaNodePool"),
     ("kafka.strimzi.io/v1", "KafkaTopic"),
+    ("kafka.strimzi.io/v1", "KafkaUser"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
 }
 CORE_API_VERSIONS = {"v1", "apps/v1", "policy/v1", "networking.k8s.io/v1"}
 # The application's name: the pods' app.kubernetes.io/name, the Prometheus job label, the
@@ -404,13 +406,23 @@ def test_secret_is_referenced_never_inlined(overlay: tuple[str, list[Manifest]])
             assert "SECRET" not in key.upper(), f"{config_map['metadata']['name']}: {key}"
             assert "client_secret" not in value, f"{config_map['metadata']['name']}: {key}"
     if name == "dev":
-        (secret,) = find(docs, "Secret")
-        assert secret["metadata"]["name"] == ref["name"], "kustomize rewrote the reference"
+        names = {s["metadata"]["name"] for s in find(docs, "Secret")}
+        assert ref["name"] in names, "kustomize rewrote the reference"
     # Only the router calls NDXP: the connectors pod gets no credentials for it.
     (connectors,) = get_one(docs, "Deployment", CONNECTORS)["spec"]["template"]["spec"][
         "containers"]
-    assert not [v for v in connectors.get("env", []) if "valueFrom" in v]
+    refs = [v["valueFrom"]["secretKeyRef"]["name"] for v in connectors.get("env", [])
+            if "valueFrom" in v]
+    assert not [r for r in refs if r.startswith("lgsp-ndxp-credentials")]
     assert not [s for s in connectors.get("envFrom", []) if "secretRef" in s]
+    # Every other secret a pod gets is a reference too: Kafka passwords, the sealing key.
+    for half in HALVES:
+        (container,) = get_one(docs, "Deployment", half)["spec"]["template"]["spec"][
+            "containers"]
+        for var in container.get("env", []):
+            if any(w in var["name"] for w in ("PASSWORD", "SECRET", "KEY")):
+                assert "value" not in var, f"{half}: {var['name']} inlined"
+                assert "secretKeyRef" in var["valueFrom"], f"{half}: {var['name']}"
 
 
 def test_gateway_config_loads_with_the_gateway_settings(
@@ -660,3 +672,95 @@ def test_only_the_router_reaches_the_national_endpoint(dev: list[Manifest],
     assert router_cidrs and connector_cidrs
     assert router_cidrs.isdisjoint(connector_cidrs)
     assert 443 in _egress_ports(prod_router_policy)
+
+
+# --- Kafka security ------------------------------------------------------------------------
+
+KAFKA_USERS = {CONNECTORS: "lgsp-connectors", ROUTER: "lgsp-router"}
+
+
+def _acls(user: Manifest) -> list[tuple[str, str, str, set[str]]]:
+    """(type, name, patternType, operations) of a KafkaUser's ACLs."""
+    return [(a["resource"]["type"], a["resource"].get("name", ""),
+             a["resource"].get("patternType", "literal"), set(a["operations"]))
+            for a in user["spec"]["authorization"]["acls"]]
+
+
+def test_kafka_listeners_are_tls_and_scram_only(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
+    kafka = get_one(docs, "Kafka", "lgsp")["spec"]
+    for listener in kafka["kafka"]["listeners"]:
+        assert listener["tls"] is True, listener["name"]
+        assert listener["authentication"] == {"type": "scram-sha-512"}, listener["name"]
+    assert kafka["kafka"]["authorization"] == {"type": "simple"}
+    assert "userOperator" in kafka["entityOperator"]
+
+
+def test_each_component_is_its_own_kafka_user_with_acls_on_its_topics(
+    overlay: tuple[str, list[Manifest]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, docs = overlay
+    users = {u["metadata"]["name"]: u for u in find(docs, "KafkaUser")}
+    assert set(KAFKA_USERS.values()) <= set(users)
+    topics = _expected_topics() | {Topics("lgsp.").hold("QG.EXAMPLE")}
+    for user in users.values():
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+        for kind, resource, pattern, _ops in _acls(user):
+            if kind != "topic":
+                continue
+            # Only the gateway's own topics: a prefix of them, or one of them.
+            matches = [t for t in topics if (t.startswith(resource) if pattern == "prefix"
+                                             else t == resource)]
+            assert matches, f"{user['metadata']['name']}: {resource} is not a gateway topic"
+    t = Topics("lgsp.")
+
+    def may(user: str, op: str, topic: str) -> bool:
+        return any(kind == "topic" and op in ops and (
+            topic.startswith(res) if pattern == "prefix" else topic == res)
+            for kind, res, pattern, ops in _acls(users[user]))
+
+    connectors, router = KAFKA_USERS[CONNECTORS], KAFKA_USERS[ROUTER]
+    assert may(connectors, "Write", t.source("ioffice"))
+    assert may(connectors, "Write", t.connector_configs)
+    assert not may(connectors, "Write", t.ledger) and not may(connectors, "Write", t.dead_letter)
+    assert may(router, "Read", t.source("ioffice")) and may(router, "Write", t.ledger)
+    assert not may(router, "Write", t.source("ioffice"))
+    assert not may(router, "Read", t.connector_configs)
+    assert may(router, "Create", t.hold("QG.DVCQG.DONGBOHOSO"))
+    assert not may(connectors, "Write", t.hold("QG.DVCQG.DONGBOHOSO"))
+    groups = {u: [r for kind, r, _p, ops in _acls(users[u]) if kind == "group" and "Read" in ops]
+              for u in users}
+    assert groups[router] == ["lgsp-router"] and groups[connectors] == []
+    for half, user_name in KAFKA_USERS.items():
+        settings = _gateway_settings(docs, half, tmp_path, monkeypatch)
+        assert settings.kafka.security_protocol == "SASL_SSL"
+        assert settings.kafka.sasl_mechanism == "SCRAM-SHA-512"
+        assert settings.kafka.sasl_username == user_name
+        pod = get_one(docs, "Deployment", half)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (password,) = [v for v in container["env"] if v["name"] == "LGSP_KAFKA__SASL_PASSWORD"]
+        assert password["valueFrom"]["secretKeyRef"] == {"name": user_name, "key": "password"}
+        ca = settings.kafka.ssl_ca_file
+        assert ca is not None
+        (mount,) = [m for m in container["volumeMounts"] if ca.is_relative_to(m["mountPath"])]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == "lgsp-cluster-ca-cert", name
+
+
+def test_keda_logs_in_with_references_only(prod: list[Manifest]) -> None:
+    (scaled,) = find(prod, "ScaledObject")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["metadata"]["sasl"] == "scram_sha512"
+    assert trigger["metadata"]["tls"] == "enable"
+    auth = get_one(prod, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    refs = {r["parameter"]: r for r in auth["spec"]["secretTargetRef"]}
+    assert refs["password"]["name"] == "lgsp-keda"
+    assert refs["ca"]["name"] == "lgsp-cluster-ca-cert"
+    assert "lgsp-keda" in {u["metadata"]["name"] for u in find(prod, "KafkaUser")}
+
+
+def test_secrets_key_example_validates() -> None:
+    example = K8S / "examples" / "secrets-key.secret.example.yaml"
+    result = tools.run([tools.kubernetes_validate(), "--strict", "-k", KUBERNETES_VERSION,
+                        example])
+    assert result.returncode == 0, result.stdout

@@ -36,6 +36,7 @@ from tests.deploy.metric_names import (
 )
 from tests.deploy.paths import ALERTS, DASHBOARD, REPO
 from tests.support.cli import LGSP
+from tests.support.processes import TEST_CLIENT_SECRET
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -139,6 +140,7 @@ async def test_every_dashboard_and_alert_metric_is_live(
         # an outage, without waiting out the production retries.
         "LGSP_ROUTER__MAX_ATTEMPTS": "1",
         "LGSP_ROUTER__LAG_INTERVAL_S": "1",
+        "LGSP_NDXP__CLIENT_SECRET": TEST_CLIENT_SECRET,
     }
     drop = tmp_path / "drop"
     drop.mkdir()
@@ -208,6 +210,7 @@ async def test_gateway_readiness_follows_its_kafka_broker(tmp_path: Path) -> Non
         "LGSP_TOPIC_PREFIX": Topics().prefix,
         "LGSP_LOG_FORMAT": "json",
         "LGSP_NDXP__URL": f"http://127.0.0.1:{free_port()}",
+        "LGSP_NDXP__CLIENT_SECRET": TEST_CLIENT_SECRET,
     }
     try:
         async with _serving("gateway", [LGSP, "run", "--port", "0"], env,

@@ -65,11 +65,19 @@ class RouterTuning:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SecureLinks:
+    """Run the scenario over encrypted links: Kafka with these LGSP_KAFKA__* settings
+    (`lgsp kafka up --secure`), the national endpoint as `lgsp stub --tls` over https."""
+
+    kafka_env: dict[str, str]
+
+
 class FaultRig:
     """Processes, simulators and accounts of one scenario; `fault_rig` builds and ends it."""
 
     def __init__(self, scenario: str, broker: LocalBroker, workdir: Path, codec: Codec,
-                 tuning: RouterTuning) -> None:
+                 tuning: RouterTuning, *, secure: SecureLinks | None = None) -> None:
         self.scenario = scenario
         self.broker = broker
         self.workdir = workdir
@@ -79,7 +87,8 @@ class FaultRig:
         self.stub_port = free_port()
         self.admin_port = free_port()
         self.webhook_port = free_port()
-        self.stub_url = f"http://127.0.0.1:{self.stub_port}"
+        scheme = "https" if secure is not None else "http"
+        self.stub_url = f"{scheme}://127.0.0.1:{self.stub_port}"
         self.admin_url = f"http://127.0.0.1:{self.admin_port}"
         self.webhook_url = f"http://127.0.0.1:{self.webhook_port}/webhooks/dossier-events"
         self.drop_dir = workdir / "drop"
@@ -88,24 +97,36 @@ class FaultRig:
             bootstrap_servers=broker.bootstrap, topic_prefix=self.topics.prefix,
             state_dir=str(workdir / "state"), log_format="json",
         )
+        if secure is not None:
+            # Every process (stub, gateway, CLI) gets the broker's TLS/SASL settings.
+            base.update(secure.kafka_env)
         self.cli_env = {**base, "LGSP_URL": self.admin_url}
         self.stub = ServerProcess(
             # No fsync: the stub is never killed here, and a machine crash is not a scenario.
             ["stub", "--port", str(self.stub_port), "--data-dir", str(self.stub_data),
-             "--no-fsync"],
+             "--no-fsync", *(["--tls"] if secure is not None else [])],
             env=base, log_path=workdir / "stub.log", ready_prefix="NDXP stub listening",
         )
         gateway_env = {**base, **loopback_env({}, port=str(self.admin_port),
                                               ndxp__url=self.stub_url, **tuning.env())}
+        if secure is not None:
+            # `lgsp stub --tls` puts its CA under the state dir it shares with the gateway.
+            gateway_env["LGSP_NDXP__SSL_CA_FILE"] = str(self.stub_ca)
         self.gateway = ServerProcess(
             ["run"], env=gateway_env, log_path=workdir / "gateway.log",
             ready_prefix="gateway ready",
         )
         self.ioffice = IOfficeSimulator("127.0.0.1", 0, seed=7)
         self.accounts = Accounts(scenario, broker.bootstrap, self.topics, CONNECTORS,
-                                 self.stub_url, self.stub_data)
+                                 self.stub_url, self.stub_data,
+                                 stub_ca=self.stub_ca if secure is not None else None)
         self.kills = 0
         self.broker_restarts = 0
+
+    @property
+    def stub_ca(self) -> Path:
+        """The CA of `lgsp stub --tls` (generated into the shared state dir)."""
+        return self.workdir / "state" / "stub-tls" / "ca.pem"
 
     # --- building the world ------------------------------------------------------------
 
@@ -272,9 +293,10 @@ class FaultRig:
 
 @contextlib.asynccontextmanager
 async def fault_rig(scenario: str, broker: LocalBroker, workdir: Path, codec: Codec,
-                    tuning: RouterTuning | None = None) -> AsyncIterator[FaultRig]:
+                    tuning: RouterTuning | None = None, *, secure: SecureLinks | None = None,
+                    ) -> AsyncIterator[FaultRig]:
     """A started rig for one scenario, torn down at the end even when the test fails."""
-    rig = FaultRig(scenario, broker, workdir, codec, tuning or RouterTuning())
+    rig = FaultRig(scenario, broker, workdir, codec, tuning or RouterTuning(), secure=secure)
     try:
         await rig.start()
         yield rig

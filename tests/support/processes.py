@@ -24,6 +24,8 @@ from tests.support.cli import LGSP
 # graceful stop to wait for.
 _DIE_WITH_PARENT = die_with_parent(signal.SIGKILL)
 
+TEST_CLIENT_SECRET = "lgsp-test-client-secret"
+
 
 class ServerProcess:
     """One `lgsp <args>` server: started until its ready line, restartable, always reaped."""
@@ -146,6 +148,9 @@ def loopback_env(base: Mapping[str, str] | None = None, **settings: str) -> dict
     env = {k: v for k, v in (base if base is not None else os.environ).items()
            if not k.startswith("LGSP_")}
     env.update({f"LGSP_{name.upper()}": value for name, value in settings.items()})
+    # The stub and the gateway started from this environment share a test secret, since
+    # `lgsp run` refuses the placeholder default.
+    env.setdefault("LGSP_NDXP__CLIENT_SECRET", TEST_CLIENT_SECRET)
     return env
 
 

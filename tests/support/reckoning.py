@@ -22,6 +22,7 @@ dead_lettered`.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -138,6 +139,8 @@ class Accounts:
     connectors: tuple[str, ...]
     stub_url: str
     stub_data_dir: Path
+    stub_ca: Path | None = None
+    """The CA that signed the stub's certificate when it serves https (`--tls`)."""
     expected: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
     copies: Counter[str] = field(default_factory=Counter)
@@ -209,7 +212,7 @@ class Accounts:
         """Read only the stub's side: its journal and its stats."""
         assert self._journal is not None
         await self._journal.update()
-        self.stub_stats = await _stub_stats(self.stub_url)
+        self.stub_stats = await _stub_stats(self.stub_url, self.stub_ca)
         duplicates = self.stub_stats.get("duplicates", 0)
         assert isinstance(duplicates, int)
         self.duplicates_at_stub = duplicates
@@ -255,10 +258,11 @@ def _dead_letter(rec: Record) -> DeadLetter:
                       text(H_MESSAGE), rec.offset)
 
 
-async def _stub_stats(url: str) -> dict[str, object]:
+async def _stub_stats(url: str, ca: Path | None = None) -> dict[str, object]:
     timeout = aiohttp.ClientTimeout(total=10)
+    tls = ssl.create_default_context(cafile=str(ca)) if ca is not None else True
     async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-        f"{url}/ndxp/v1/stats"
+        f"{url}/ndxp/v1/stats", ssl=tls
     ) as resp:
         resp.raise_for_status()
         stats: dict[str, object] = await resp.json()
