@@ -97,8 +97,11 @@ async def test_index_serves_catches_up_and_rebuilds(
         settings = Settings(
             bootstrap_servers=kafka.bootstrap, topic_prefix=topics.prefix, port=0,
             state_dir=tmp_path / "state", ndxp=NdxpSettings(url=stub.url),
-            router=RouterSettings(max_attempts=1, breaker_failure_threshold=1_000_000,
-                                  commit_interval_s=0.1),
+            # An outage holds transactions; held past hold_max_s they are dead-lettered
+            # when the service answers again: dead letters that name their service.
+            router=RouterSettings(max_attempts=1, breaker_failure_threshold=1,
+                                  breaker_reset_s=0.2, breaker_reset_max_s=0.5,
+                                  hold_max_s=1.0, commit_interval_s=0.1),
             index=IndexSettings(url=SecretStr(index_url), batch_interval_s=0.05))
         tracer = Tracer(kafka.bootstrap, topics, codec)
         producer = Producer(kafka.bootstrap)
@@ -112,6 +115,12 @@ async def test_index_serves_catches_up_and_rebuilds(
                                lambda a: len(a["DELIVERED"]) == 6, what="6 delivered")
                 await set_faults(stub.url, down=True)
                 await publish(producer, codec, source, failed)
+                held = await wait_for(lambda: _answers(gateway),
+                                      lambda a: len(a["IN_FLIGHT"]) == 3,
+                                      what="3 held (in flight) in the index")
+                assert held["IN_FLIGHT"] == sorted(e.transaction_id for e in failed)
+                await asyncio.sleep(1.5)
+                await set_faults(stub.url, down=False)
                 before = await wait_for(lambda: _answers(gateway),
                                         lambda a: len(a["DEAD_LETTERED"]) == 3,
                                         what="3 dead-lettered in the index")
@@ -129,7 +138,6 @@ async def test_index_serves_catches_up_and_rebuilds(
                 assert (status, body["error_code"]) == (400, 400)
 
             # Downtime: what arrives while the gateway is stopped is indexed at restart.
-            await set_faults(stub.url, down=False)
             late = [dossier_envelope(codec, n) for n in range(9, 11)]
             await publish(producer, codec, source, late)
             async with _running(settings) as gateway:
