@@ -32,6 +32,7 @@ from gateway.cli._replay import (
     kafka_named,
     print_json,
 )
+from gateway.errors import ConfigError
 from gateway.index import IndexStore, RebuildProgress, open_store, rebuild
 from gateway.index.models import ServiceHealthModel, TransactionModel
 from gateway.index.queries import MAX_LIMIT, OUTCOMES, encode_cursor, transaction_query
@@ -124,9 +125,8 @@ async def _rebuild(args: argparse.Namespace) -> int:
     out = console()
     async with opened(conn, args) as store:
         if not args.yes:
-            print(f"this empties the index at {store.where} and rebuilds it from the topics; "
-                  "add --yes to go ahead")
-            return 1
+            raise ConfigError(f"this empties the index at {store.where} and rebuilds it from "
+                              "the topics; add --yes to go ahead")
         progress = Progress(TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
                             console=out, auto_refresh=False, disable=not out.is_terminal)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 
 from gateway.contracts import Codec
-from gateway.errors import IndexStoreError
+from gateway.errors import IndexStoreError, KafkaError
 from gateway.index.model import Changes
 from gateway.index.projection import Projector
 from gateway.index.store import IndexRebuiltError, IndexStore
@@ -140,7 +140,9 @@ class Indexer:
                     left, max_records=self._batch_size - len(self._pending)))
                 if self._unpositioned:
                     break
-            if not self._pending:
+            if self._unpositioned or not self._pending:
+                # New partitions first: what was fetched for them before they are
+                # positioned (from the group's offsets) is dropped, never written.
                 continue
             try:
                 await self._write(self._pending)
@@ -166,6 +168,13 @@ class Indexer:
         for r in records:
             positions[r.tp] = max(positions.get(r.tp, 0), r.offset + 1)
         await self._store.apply(changes, positions, self._generation)
+        try:
+            # For people and lag monitors only (kafka-consumer-groups shows the index's
+            # lag): the index itself resumes from the positions it stores.
+            await self._consumer.commit(positions)
+        except KafkaError as exc:
+            _log.warning("index group offsets not committed (positions are in the index)",
+                         error=str(exc))
         _log.debug("index batch written", records=len(records))
         oldest = min(r.timestamp_ms for r in records)
         INDEX_DELAY.observe(max(0.0, time.time() - oldest / 1000))
