@@ -22,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from gateway.cli._base import CommandParser
 from gateway.cli._replay import (
@@ -186,8 +187,10 @@ async def _find(args: argparse.Namespace) -> int:
     for r in rows:
         error = f"{(r.last_error_class or '').rpartition('.')[2]}: " \
                 f"{masked(r.last_error_message)[:60]}" if r.last_error_class else ""
-        table.add_row(r.transaction_id, _local(r.at), r.business_key or "-", r.service or "-",
-                      r.status, str(r.attempts), error)
+        # Text, not markup: a business key or error message is data, never styling.
+        table.add_row(*(Text(cell) for cell in (
+            r.transaction_id, _local(r.at), r.business_key or "-", r.service or "-", r.status,
+            str(r.attempts), error)))
     console().print(table)
     if cursor:
         print(f"more: --cursor {cursor}")
@@ -217,9 +220,10 @@ async def _services(args: argparse.Namespace) -> int:
         return "-" if value is None else f"{value:,.1f}"
 
     for r in rows:
-        table.add_row(r.service, str(r.successes), str(r.failures), _local(r.last_success_at),
-                      _local(r.last_failure_at), ms(r.duration_min_ms), ms(r.duration_avg_ms),
-                      ms(r.duration_max_ms))
+        table.add_row(*(Text(cell) for cell in (
+            r.service, str(r.successes), str(r.failures), _local(r.last_success_at),
+            _local(r.last_failure_at), ms(r.duration_min_ms), ms(r.duration_avg_ms),
+            ms(r.duration_max_ms))))
     print(f"last {period // 60} minutes:")
     console().print(table)
     return 0

@@ -232,3 +232,13 @@ async def test_the_indexers_fast_summary_agrees_with_the_trace(tmp_path: object,
         assert summarise(rows, TOPICS) == summarise(rows, TOPICS, via_trace=True)
     finally:
         await store.close()
+
+
+def test_index_url_refusal_names_the_field_and_never_the_password() -> None:
+    from gateway.errors import IndexUrlError  # noqa: PLC0415
+    from gateway.index import store_kind  # noqa: PLC0415
+    with pytest.raises(IndexUrlError) as caught:
+        store_kind("mysql://lgsp:s3cret@db:3306/index")
+    assert "index.url" in str(caught.value) and "s3cret" not in str(caught.value)
+    assert store_kind("sqlite:///relative.sqlite3") == "sqlite"
+    assert store_kind("postgres://lgsp@db/index") == "postgresql"
