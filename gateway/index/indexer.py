@@ -42,6 +42,8 @@ def index_group(settings: Settings, kind: str) -> str:
 
 def topic_kind(topics: Topics, topic: str) -> str:
     """The metric label of a topic."""
+    if topics.held_service(topic) is not None:
+        return "hold"
     return {topics.ledger: "ledger", topics.dead_letter: "dead_letter",
             topics.replay: "replay", topics.replay_audit: "audit"}.get(topic, "source")
 

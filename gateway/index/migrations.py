@@ -116,12 +116,27 @@ _V1 = (
     "CREATE INDEX index_tx_status ON index_transactions (status, at_ms, transaction_id)",
 )
 
+# The router holds transactions while their service is unavailable (hold topics).
+_V2 = (
+    """CREATE TABLE index_holds (
+        topic TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        off BIGINT NOT NULL,
+        transaction_id TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        service TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (topic, part, off))""",
+    "CREATE INDEX index_holds_tx ON index_holds (transaction_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "transactions, their detail rows, topic positions", _V1),
+    Migration(2, "held copies (hold topics)", _V2),
 )
 
 DATA_TABLES = (
     "index_positions", "index_ingestions", "index_outcomes", "index_dead_letters",
-    "index_submissions", "index_replays", "index_transactions",
+    "index_submissions", "index_replays", "index_transactions", "index_holds",
 )
 """What a rebuild empties (the schema and its version stay)."""

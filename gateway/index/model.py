@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "Changes",
+    "HoldRow",
     "IngestRow",
     "LedgerRow",
     "Page",
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.replay.deadletters import DeadLetter
-from gateway.trace.tracer import Submission
+from gateway.trace.tracer import Hold, Submission
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,19 @@ class LedgerRow:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldRow:
+    """A held copy in a service's hold topic (the service was unavailable)."""
+
+    transaction_id: str
+    topic: str
+    partition: int
+    offset: int
+    at_ms: int
+    service: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReplayRow:
     """Who ran a replay (from its audit records)."""
 
@@ -79,6 +93,7 @@ class Changes:
     submissions: list[tuple[str, Submission]] = field(default_factory=list)
     """(transaction id, the re-submission) pairs."""
     replays: list[ReplayRow] = field(default_factory=list)
+    holds: list[HoldRow] = field(default_factory=list)
     skipped: int = 0
     """Records that are not a transaction's (undecodable, tombstones): counted, not indexed."""
 
@@ -88,11 +103,12 @@ class Changes:
         ids.update(r.transaction_id for r in self.ledger)
         ids.update(d.transaction_id for d in self.dead_letters)
         ids.update(tx for tx, _ in self.submissions)
+        ids.update(h.transaction_id for h in self.holds)
         return ids
 
     def __len__(self) -> int:
         return (len(self.ingests) + len(self.ledger) + len(self.dead_letters)
-                + len(self.submissions) + len(self.replays))
+                + len(self.submissions) + len(self.replays) + len(self.holds))
 
 
 @dataclass(slots=True)
@@ -104,12 +120,14 @@ class TraceRows:
     ledger: list[dict[str, Any]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     submissions: list[Submission] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
     operators: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         """Nothing is known of the transaction."""
-        return self.ingest is None and not (self.ledger or self.dead or self.submissions)
+        return self.ingest is None and not (self.ledger or self.dead or self.submissions
+                                             or self.holds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ class TransactionModel(_Model):
     """One transaction: where it came from and where it stands."""
 
     transaction_id: str
-    status: str = Field(description="DELIVERED, DEAD_LETTERED, REPLAY_PENDING or IN_FLIGHT")
+    status: str = Field(description="DELIVERED, DEAD_LETTERED, REPLAY_PENDING, HELD or IN_FLIGHT")
     at: datetime | None = Field(description="ingested (or first seen) at, UTC")
     updated_at: datetime | None
     business_key: str | None = Field(description="dossier code, document id or report id")

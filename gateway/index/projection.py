@@ -25,9 +25,16 @@ import orjson
 
 from gateway.contracts import Codec, Envelope
 from gateway.errors import ContractError
-from gateway.headers import H_REPLAY, H_REPLAY_SOURCE, H_TRANSACTION
+from gateway.headers import (
+    H_HOLD_REASON,
+    H_HOLD_SINCE,
+    H_REPLAY,
+    H_REPLAY_SOURCE,
+    H_TRANSACTION,
+)
 from gateway.index.model import (
     Changes,
+    HoldRow,
     IngestRow,
     LedgerRow,
     ReplayRow,
@@ -40,7 +47,12 @@ from gateway.replay.audit import AuditRecord
 from gateway.replay.deadletters import DeadLetter
 from gateway.topics import Topics
 from gateway.trace import Ingestion, TraceStatus, TransactionTrace
-from gateway.trace.tracer import Submission, assemble, ingestion_from_ledger
+from gateway.trace.tracer import (
+    Submission,
+    add_holds,
+    assemble,
+    ingestion_from_ledger,
+)
 
 _log = get_logger(__name__)
 _DATUM_TIMES = ("completed_at", "occurred_at", "ingested_at")
@@ -86,13 +98,14 @@ class Projector:
         names = "|".join(re.escape(n) for n in (t.ledger, t.dead_letter, t.replay,
                                                 t.replay_audit))
         src = re.escape(f"{t.prefix}src.") + r"[A-Za-z0-9._-]+"
-        return f"^(?:{src}|{names})$"
+        hold = re.escape(t.hold_prefix) + r"[A-Za-z0-9._-]+"
+        return f"^(?:{src}|{hold}|{names})$"
 
     def wanted(self, topic: str) -> bool:
         """Whether the index reads this topic."""
         t = self._topics
         return topic in (t.ledger, t.dead_letter, t.replay, t.replay_audit) \
-            or self._source.match(topic) is not None
+            or topic.startswith(t.hold_prefix) or self._source.match(topic) is not None
 
     def project(self, records: list[Record]) -> Changes:
         """The rows these records add; records that are no transaction's are counted."""
@@ -111,6 +124,8 @@ class Projector:
                 self._submission(rec, changes)
             elif rec.topic == t.replay_audit:
                 self._audit(rec, changes)
+            elif rec.topic.startswith(t.hold_prefix):
+                self._hold(rec, changes)
             elif self._source.match(rec.topic):
                 self._ingest(rec, changes)
         return changes
@@ -161,6 +176,20 @@ class Projector:
             marker.decode(errors="replace") if marker else None, rec.topic, rec.partition,
             rec.offset)))
 
+    def _hold(self, rec: Record, changes: Changes) -> None:
+        raw = rec.header(H_TRANSACTION)
+        if not raw:
+            changes.skipped += 1
+            return
+        since = rec.header(H_HOLD_SINCE)
+        reason = rec.header(H_HOLD_REASON)
+        # As the tracer reads them (gateway/trace/tracer.py, visit_hold).
+        changes.holds.append(HoldRow(
+            raw.decode(errors="replace"), rec.topic, rec.partition, rec.offset,
+            int(since) if since and since.isdigit() else rec.timestamp_ms,
+            self._topics.held_service(rec.topic) or "",
+            reason.decode(errors="replace") if reason else "its service was unavailable"))
+
     def _audit(self, rec: Record, changes: Changes) -> None:
         if rec.value is None:
             changes.skipped += 1
@@ -181,9 +210,11 @@ def trace_of(rows: TraceRows, topics: Topics) -> TransactionTrace:
         ingestion = Ingestion(i.connector, i.topic, i.partition, i.offset, from_ms(i.at_ms), "scan")
     replay_ids = sorted({s.replay_id for s in rows.submissions if s.replay_id})
     operators = {r: rows.operators[r] for r in replay_ids if r in rows.operators}
-    return assemble(rows.transaction_id, ingestion=ingestion, ledger=rows.ledger,
-                    dead=rows.dead, submissions=rows.submissions, operators=operators,
-                    replay_ids=replay_ids)
+    trace = assemble(rows.transaction_id, ingestion=ingestion, ledger=rows.ledger,
+                     dead=rows.dead, submissions=rows.submissions, operators=operators,
+                     replay_ids=replay_ids)
+    add_holds(trace, rows.holds)
+    return trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +276,7 @@ def summarise(rows: TraceRows, topics: Topics, *, via_trace: bool = False
 
     `via_trace` forces the general path (the tests compare both).
     """
-    simple = not (rows.dead or rows.submissions) and not via_trace
+    simple = not (rows.dead or rows.submissions or rows.holds) and not via_trace
     trace = _from_ledger(rows, topics) if simple else _from_trace(rows, topics)
     times = trace.times
     ingest = rows.ingest

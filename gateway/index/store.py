@@ -46,7 +46,7 @@ from gateway.logs import get_logger
 from gateway.replay.deadletters import DeadLetter
 from gateway.replay.filters import ReplayFilter
 from gateway.topics import Topics
-from gateway.trace.tracer import Submission
+from gateway.trace.tracer import Hold, Submission
 
 _log = get_logger(__name__)
 _CHUNK = 500
@@ -132,6 +132,7 @@ OUTCOME_COLUMNS = ("part", "off", "transaction_id", "service", "outcome", "compl
 _DEAD_COLUMNS = ("part", "off", "transaction_id", "timestamp_ms", "connector", "service",
                  "error_class", "message", "attempts", "stage", "http_status", "failed_topic",
                  "replay_id")
+_HOLD_COLUMNS = ("topic", "part", "off", "transaction_id", "at_ms", "service", "reason")
 _SUBMISSION_COLUMNS = ("part", "off", "transaction_id", "replay_id", "at_ms", "marker")
 
 
@@ -292,6 +293,10 @@ class IndexStore:
             await tx.executemany(_insert_new("index_submissions", _SUBMISSION_COLUMNS), [
                 (s.partition, s.offset, t, s.replay_id, int(s.at.timestamp() * 1000), s.marker)
                 for t, s in changes.submissions])
+        if changes.holds:
+            await tx.executemany(_insert_new("index_holds", _HOLD_COLUMNS, "topic, part, off"), [
+                (h.topic, h.partition, h.offset, h.transaction_id, h.at_ms, h.service, h.reason)
+                for h in changes.holds])
         if changes.replays:
             await tx.executemany(
                 "INSERT INTO index_replays (replay_id, operator) VALUES (?, ?) ON CONFLICT "
@@ -318,6 +323,10 @@ class IndexStore:
                                  *params):
                 found[r[0]].submissions.append(Submission(
                     r[1], from_ms(r[2]), r[3], self._topics.replay, r[4], r[5]))
+            for r in await fetch(f"SELECT transaction_id, at_ms, service, reason FROM "
+                                 f"index_holds WHERE {where} ORDER BY topic, part, off",
+                                 *params):
+                found[r[0]].holds.append(Hold(from_ms(r[1]), r[2], r[3]))
         return found
 
     async def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]

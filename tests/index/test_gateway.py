@@ -115,10 +115,10 @@ async def test_index_serves_catches_up_and_rebuilds(
                                lambda a: len(a["DELIVERED"]) == 6, what="6 delivered")
                 await set_faults(stub.url, down=True)
                 await publish(producer, codec, source, failed)
-                held = await wait_for(lambda: _answers(gateway),
-                                      lambda a: len(a["IN_FLIGHT"]) == 3,
-                                      what="3 held (in flight) in the index")
-                assert held["IN_FLIGHT"] == sorted(e.transaction_id for e in failed)
+                held = await wait_for(lambda: _listing(gateway, "outcome=HELD"),
+                                      lambda ids: len(ids) == 3, what="3 held in the index")
+                assert sorted(held) == sorted(e.transaction_id for e in failed)
+                await _same_trace_as_the_topics(gateway, tracer, failed[2].transaction_id)
                 await asyncio.sleep(1.5)
                 await set_faults(stub.url, down=False)
                 before = await wait_for(lambda: _answers(gateway),
