@@ -26,6 +26,7 @@ from gateway.admin import AdminServer, RouteSpec, build_admin_app
 from gateway.connect import ConnectorRuntime, PluginCatalog
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.errors import KafkaError, KafkaUnavailableError
+from gateway.index import IndexService
 from gateway.kafka import KafkaAdmin, Producer, use_security
 from gateway.logs import get_logger
 from gateway.metrics import KAFKA_READY
@@ -98,10 +99,18 @@ def default_services(parts: GatewayParts) -> list[Service]:
     if "router" in parts.settings.roles:
         services.append(RouterService(parts.settings, producer=parts.producer,
                                       codec=parts.codec, topics=parts.topics))
-    # Replay (POST/GET /replays) and trace (GET /transactions/{id}) on the admin API.
-    services.append(ReplayService(parts.settings, producer=parts.producer, codec=parts.codec,
-                                  topics=parts.topics))
-    services.append(TraceService(parts.settings, codec=parts.codec, topics=parts.topics))
+    # The transaction index: GET /transactions[/{id}], GET /services; replay selects from it.
+    index = IndexService(parts.settings, codec=parts.codec, topics=parts.topics) \
+        if parts.settings.index.enabled else None
+    if index is not None:
+        services.append(index)
+    # Replay (POST/GET /replays) on the admin API; trace (GET /transactions/{id}) by the
+    # index when it runs, else by scanning the topics.
+    services.append(ReplayService(
+        parts.settings, producer=parts.producer, codec=parts.codec, topics=parts.topics,
+        selector=(lambda flt: index.selector().select(flt)) if index is not None else None))
+    if index is None:
+        services.append(TraceService(parts.settings, codec=parts.codec, topics=parts.topics))
     return services
 
 

@@ -51,6 +51,8 @@ __all__ = [
     "ForwardError",
     "GatewayError",
     "HoldExpiredError",
+    "IndexStoreError",
+    "IndexUrlError",
     "KafkaError",
     "KafkaRequestError",
     "KafkaUnavailableError",
@@ -233,3 +235,13 @@ class EmptySelectionError(ReplayError):
 
 class ReplayBusyError(ReplayError):
     """This gateway is already running a replay; one at a time keeps the rate honest."""
+
+
+class IndexStoreError(GatewayError):
+    """The transaction index cannot be opened, migrated, read or written."""
+
+    retriable = True
+
+
+class IndexUrlError(ConfigError):
+    """`index.url` (LGSP_INDEX__URL) names no store the index knows."""

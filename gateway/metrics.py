@@ -21,6 +21,9 @@ __all__ = [
     "GATEWAY",
     "HELD",
     "HELD_OLDEST_AGE",
+    "INDEX_DELAY",
+    "INDEX_RECORDS",
+    "INDEX_WRITE_ERRORS",
     "INGESTED",
     "IN_FLIGHT",
     "KAFKA_READY",
@@ -149,6 +152,26 @@ REPLAYED = Counter(
 KAFKA_READY = Gauge(
     "lgsp_kafka_ready",
     "1 while the gateway's Kafka clients are connected, else 0.",
+    registry=GATEWAY,
+)
+
+# --- the transaction index (gateway/index/) --------------------------------------------
+INDEX_RECORDS = Counter(
+    "lgsp_index_records",
+    "Records the transaction index has read, by topic kind (source, ledger, dead_letter, "
+    "replay, audit) and whether they were indexed or skipped (not a transaction's).",
+    ["kind", "result"],
+    registry=GATEWAY,
+)
+INDEX_DELAY = Histogram(
+    "lgsp_index_delay_seconds",
+    "From a record's Kafka timestamp to the index commit that holds it (oldest of a batch).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+    registry=GATEWAY,
+)
+INDEX_WRITE_ERRORS = Counter(
+    "lgsp_index_write_errors",
+    "Index batches that could not be written (retried until the store answers).",
     registry=GATEWAY,
 )
 

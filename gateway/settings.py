@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_CLIENT_SECRET",
     "BrokerSettings",
+    "IndexSettings",
     "KafkaSettings",
     "NdxpSettings",
     "RouteRule",
@@ -207,6 +208,33 @@ class StubSettings(_Section):
         return value
 
 
+class IndexSettings(_Section):
+    """The transaction index (gateway/index/): a queryable projection of the topics."""
+
+    enabled: bool = Field(default=True, description="run the indexer in this gateway process")
+    # Secret: a PostgreSQL URL may carry the password (or use PGPASSWORD).
+    url: SecretStr | None = Field(
+        default=None,
+        description="sqlite:///PATH or postgresql://USER@HOST:PORT/DB; "
+        "default: sqlite under <state_dir>/index/index.sqlite3",
+    )
+    group_id: str | None = Field(
+        default=None,
+        description="the indexer's consumer group; default <prefix>-index for PostgreSQL "
+        "(replicas share the work), <prefix>-index-<hostname> for SQLite (one file each)",
+    )
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    batch_interval_s: float = Field(default=0.25, gt=0)
+    health_period_s: int = Field(default=3600, ge=60,
+                                 description="the period of GET /services (X-Road: 'last period')")
+    catch_up_timeout_s: float = Field(
+        default=10.0, ge=0,
+        description="how long replay selection waits for the index to reach the topics' "
+        "ends before it falls back to scanning the topics",
+    )
+    pool_size: int = Field(default=4, ge=1, le=100)
+
+
 Role = Literal["connectors", "router"]
 ALL_ROLES: tuple[Role, ...] = ("connectors", "router")
 
@@ -246,6 +274,7 @@ class Settings(BaseSettings):
     router: RouterSettings = Field(default_factory=RouterSettings)
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
     stub: StubSettings = Field(default_factory=StubSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
 
     @field_validator("roles", mode="before")
     @classmethod

@@ -9,6 +9,9 @@
 #                       blocked while installing, and stopped/disabled if one slipped through.
 #   kustomize           `go install` from the Go module proxy into .lgsp/tools/bin
 #                       (ignored by git), pinned below.
+#   postgresql          Debian package `postgresql`: the index tests start their own server
+#                       (initdb/pg_ctl from /usr/lib/postgresql/*/bin) on loopback in a
+#                       temporary directory; the package's own cluster is never started.
 #   kubernetes-validate PyPI, into the project venv. It bundles the Kubernetes JSON
 #                       schemas, so validation needs no network (kubeconform would fetch
 #                       its schemas from GitHub, which these machines cannot reach).
@@ -97,6 +100,42 @@ install_promtool() {
     command -v promtool >/dev/null 2>&1 || fail "package prometheus installed but promtool is not on PATH"
 }
 
+# -------------------------------------------------------------------------- postgresql
+postgres_bin_dir() {
+    local dir
+    for dir in /usr/lib/postgresql/*/bin; do
+        [[ -x $dir/initdb && -x $dir/pg_ctl ]] && { echo "$dir"; return 0; }
+    done
+    return 1
+}
+
+install_postgresql() {
+    if postgres_bin_dir >/dev/null; then
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || fail "PostgreSQL (initdb, pg_ctl) is missing and apt-get is not available (install PostgreSQL by hand)"
+    echo "install-tools: installing PostgreSQL (Debian package postgresql)" >&2
+    mkdir -p "$LOG_DIR"
+    local log="$LOG_DIR/apt.log"
+    if ! apt-cache policy postgresql 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        as_root apt-get update -q >>"$log" 2>&1 || fail "apt-get update failed (see $log)"
+    fi
+    # As for promtool: maintainer scripts must not start the package's cluster.
+    local own_policy=""
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        own_policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$own_policy" >/dev/null || fail "cannot write $own_policy (need root to install PostgreSQL)"
+        as_root chmod 755 "$own_policy"
+    fi
+    local rc=0
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >>"$log" 2>&1 || rc=$?
+    if [[ -n $own_policy ]]; then
+        as_root rm -f "$own_policy"
+    fi
+    [[ $rc -eq 0 ]] || fail "apt-get install postgresql failed (exit $rc, see $log; root needed)"
+    postgres_bin_dir >/dev/null || fail "package postgresql installed but no /usr/lib/postgresql/*/bin/initdb"
+}
+
 # --------------------------------------------------------------------------- kustomize
 install_kustomize() {
     local bin="$TOOLS_BIN/kustomize"
@@ -137,5 +176,6 @@ version("kubernetes-validate"); version("types-PyYAML")' 2>/dev/null; then
 }
 
 install_promtool
+install_postgresql
 install_kustomize
 install_kubernetes_validate

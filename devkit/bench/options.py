@@ -7,7 +7,7 @@ __all__ = ["SCENARIOS", "BenchOptions"]
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCENARIOS = ("codec", "kafka", "http", "drain", "ingest", "latency")
+SCENARIOS = ("codec", "kafka", "http", "drain", "ingest", "latency", "index")
 """Every scenario, in the order they run."""
 
 
@@ -32,6 +32,8 @@ class BenchOptions:
     duration_s: float = 30.0
     warmup_s: float = 3.0
     codec_records: int = 100_000
+    index_transactions: int = 200_000  # the index scenario's size per store (target: 10 M)
+    index_postgres_url: str | None = None  # default: a private throw-away PostgreSQL
     scenarios: frozenset[str] = field(default_factory=lambda: frozenset(SCENARIOS))
     bootstrap_servers: str | None = None
     stub_in_process: bool = False
@@ -46,4 +48,4 @@ class BenchOptions:
         """The smoke size: every scenario, tiny counts, stub in-process; seconds, not minutes."""
         return cls(transactions=1_000, ingest_events=400, batch_size=50, concurrency=16,
                    duration_s=1.0, warmup_s=0.0, codec_records=5_000, stub_in_process=True,
-                   quick=True)
+                   index_transactions=2_000, quick=True)

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from devkit.bench.baselines import kafka_ceiling
 from devkit.bench.codec import measure_codec
 from devkit.bench.environment import GatewayProcess, start_broker, start_stub
+from devkit.bench.index_scenario import index_scenario
 from devkit.bench.measure import Throughput
 from devkit.bench.options import BenchOptions
 from devkit.bench.payloads import DOSSIER_EVENT, DossierEvents, encoded_envelope
@@ -76,7 +77,8 @@ async def run_bench(options: BenchOptions, progress: Progress) -> tuple[dict[str
     if "codec" in options.scenarios:
         progress(f"codec: {options.codec_records:,} encodes and decodes per level, one core")
         report.codec = await asyncio.to_thread(measure_codec, codec, options.codec_records)
-    if options.scenarios - {"codec"}:
+    index_doc = await _index(options, settings, codec, progress)
+    if options.scenarios - {"codec", "index"}:
         try:
             await _pipeline(options, settings, codec, report, work=work, log_dir=log_dir,
                             progress=progress)
@@ -85,8 +87,19 @@ async def run_bench(options: BenchOptions, progress: Progress) -> tuple[dict[str
     report.meta["elapsed_s"] = round(time.monotonic() - clock, 1)
     report.meta["load_average_end"] = list(os.getloadavg())
     doc = report.as_json()
+    if index_doc is not None:
+        doc["index"] = index_doc
     await asyncio.to_thread(write_json, doc, output)
     return doc, output
+
+
+async def _index(options: BenchOptions, settings: Settings, codec: Codec,
+                 progress: Progress) -> dict[str, Any] | None:
+    """The transaction index scenario (devkit/bench/index_scenario.py), if selected."""
+    if "index" not in options.scenarios:
+        return None
+    return await index_scenario(settings, codec, transactions=options.index_transactions,
+                                postgres_url=options.index_postgres_url, progress=progress)
 
 
 async def _pipeline(options: BenchOptions, base: Settings, codec: Codec, report: Report, *,

@@ -15,6 +15,7 @@ import structlog
 from rich.console import Console
 
 from devkit.bench import SCENARIOS, BenchOptions, render_table, run_bench
+from devkit.bench.index_scenario import render_index
 from gateway.cli._base import CommandParser, add_config_option
 from gateway.cli._types import positive_int, positive_number
 from gateway.gc_tuning import relax_collector
@@ -60,6 +61,11 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                        help="offered loads (tx/s) of the latency runs (default 500,2000)")
     bench.add_argument("--duration", type=positive_number, default=None, metavar="SECONDS",
                        help=f"measured seconds per latency run (default {defaults.duration_s:g})")
+    bench.add_argument("--index-transactions", type=positive_int, default=None, metavar="N",
+                       help=f"transactions per store of the index scenario (default "
+                       f"{defaults.index_transactions:,}; the target is stated for 10,000,000)")
+    bench.add_argument("--index-postgres-url", default=None, metavar="URL",
+                       help="PostgreSQL for the index scenario (default: a private server)")
     bench.add_argument("--scenarios", type=_scenarios, default=None, metavar="LIST",
                        help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")
     bench.add_argument("--stub", choices=["process", "in-process"], default=None,
@@ -85,6 +91,8 @@ def _options(args: argparse.Namespace) -> BenchOptions:
         "duration_s": args.duration, "scenarios": args.scenarios,
         "bootstrap_servers": args.bootstrap_servers, "output": args.output,
         "profile": args.profile, "config": args.config,
+        "index_transactions": args.index_transactions,
+        "index_postgres_url": args.index_postgres_url,
     }
     if args.stub is not None:
         changes["stub_in_process"] = args.stub == "in-process"
@@ -111,7 +119,9 @@ async def _bench(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         # Piped into a file or CI log: wide enough that rows do not wrap.
         console = Console(width=160)
-    render_table(doc, console)
+    if options.scenarios - {"index"}:
+        render_table(doc, console)
+    render_index(doc, console)
     print(f"results: {path}")
     return 0
 

@@ -12,6 +12,7 @@ from gateway.errors import (
     ConnectorNotFoundError,
     EmptySelectionError,
     GatewayError,
+    IndexStoreError,
     KafkaUnavailableError,
     ReplayBusyError,
     ReplayError,
@@ -36,6 +37,7 @@ _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
     (EmptySelectionError, 422),
     (ReplayError, 400),
     (KafkaUnavailableError, 503),
+    (IndexStoreError, 503),
 )
 
 

@@ -41,6 +41,7 @@ from rich.text import Text
 from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.errors import KafkaUnavailableError, ReplayError
+from gateway.index import IndexSelector, open_store
 from gateway.kafka import Producer
 from gateway.replay import (
     MAX_RATE,
@@ -108,6 +109,10 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
         description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_connection_options(replay)
+    replay.add_argument("--index-url", default=None, metavar="URL",
+                        help="the transaction index to select from (env LGSP_INDEX__URL; "
+                        "default: SQLite under the state directory); the topics are "
+                        "scanned instead while it lags behind them")
     chosen = replay.add_argument_group("selection (all given must match)")
     chosen.add_argument("--from", dest="failed_from", type=_time, default=None, metavar="TIME",
                         help="failed at or after TIME: ISO-8601 (2026-11-02T08:00, local "
@@ -280,8 +285,14 @@ async def _replay_with(out: Console, conn: Connection, request: ReplayRequest,
                        args: argparse.Namespace) -> int:
     producer = Producer(conn.settings.bootstrap_servers, client_id="lgsp-replay")
     await producer.start()
+    store = await open_store(conn.settings, conn.topics, url=args.index_url)
     try:
-        replayer = Replayer(conn.settings.bootstrap_servers, conn.topics, conn.codec, producer)
+        # Selected from the index once it has caught up with the topics, else by a scan.
+        selector = IndexSelector(store, conn.settings.bootstrap_servers, conn.topics,
+                                 conn.codec,
+                                 catch_up_timeout_s=conn.settings.index.catch_up_timeout_s)
+        replayer = Replayer(conn.settings.bootstrap_servers, conn.topics, conn.codec, producer,
+                            selector=selector.select)
         selection = await replayer.select(request.filter)
         if request.dry_run:
             run = await replayer.dry_run(request, selection)
@@ -292,6 +303,7 @@ async def _replay_with(out: Console, conn: Connection, request: ReplayRequest,
         run = replayer.prepare(request, selection)
         return await _execute(out, replayer, run, args.json)
     finally:
+        await store.close()
         await producer.stop()
 
 

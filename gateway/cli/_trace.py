@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from gateway.cli._base import CommandParser
-from gateway.cli._replay import add_connection_options, connect, kafka_named, print_json
+from gateway.cli._index import add_index_options, opened
+from gateway.cli._replay import connect, kafka_named, print_json
+from gateway.index import trace_from
 from gateway.replay.filters import check_transaction_id
 from gateway.trace import Tracer, trace_json, trace_lines
 
@@ -17,11 +19,12 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
         description="Show where a transaction has been: ingested (connector, topic, "
         "partition, offset, time), each forwarding attempt and its result, why it was "
         "dead-lettered, who replayed it and when, and the final outcome with the national "
-        "receipt. Reads Kafka directly (--bootstrap-servers or LGSP_BOOTSTRAP_SERVERS). "
-        "An unknown id prints one line and exits 1.")
+        "receipt. Reads the transaction index (--index-url or LGSP_INDEX__URL); an id the "
+        "index does not know yet is looked up in Kafka (--bootstrap-servers or "
+        "LGSP_BOOTSTRAP_SERVERS). An unknown id prints one line and exits 1.")
     trace.add_argument("transaction_id", metavar="TRANSACTION_ID", type=_transaction_id,
                        help="the transaction id (also the Idempotency-Key sent to NDXP)")
-    add_connection_options(trace)
+    add_index_options(trace)
     trace.add_argument("--json", action="store_true", help="print JSON for machines")
     trace.set_defaults(handler=_trace)
 
@@ -36,8 +39,9 @@ def _transaction_id(text: str) -> str:
 async def _trace(args: argparse.Namespace) -> int:
     conn = await connect(args)
     tracer = Tracer(conn.settings.bootstrap_servers, conn.topics, conn.codec)
-    with kafka_named(conn.settings.bootstrap_servers):
-        found = await tracer.trace(args.transaction_id)
+    async with opened(conn, args) as store:
+        with kafka_named(conn.settings.bootstrap_servers):
+            found, _source = await trace_from(store, tracer, conn.topics, args.transaction_id)
     if args.json:
         print_json(trace_json(found))
     else:

@@ -150,3 +150,13 @@ class GroupConsumer:
                 AkTopicPartition(partition.topic, partition.partition)
             )
         return int(pos)
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        """Fetch this partition from `offset` next (for positions kept outside Kafka)."""
+        with translated("consumer seek"):
+            self._consumer.seek(AkTopicPartition(partition.topic, partition.partition), offset)
+
+    async def seek_to_beginning(self, partitions: Iterable[TopicPartition]) -> None:
+        """Fetch these partitions from their first retained record next."""
+        with translated("consumer seek"):
+            await self._consumer.seek_to_beginning(*to_ak(partitions))

@@ -62,6 +62,32 @@ class TopicReader:
         """Every partition of a topic (empty if the topic does not exist)."""
         return await self._admin.partitions(topic)
 
+    async def topics(self) -> set[str]:
+        """Every topic name of the cluster."""
+        return await self._admin.list_topics()
+
+    async def end_offsets(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        """Per partition of `topics`, the offset the next record written will get."""
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            tps.extend(await self.partitions(topic))
+        if not tps:
+            return {}
+        with translated("end offsets"):
+            ends = await self._consumer.end_offsets(to_ak(tps))
+        return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in ends.items()}
+
+    async def beginning_offsets(self, topics: Iterable[str]) -> dict[TopicPartition, int]:
+        """Per partition of `topics`, the offset of its first retained record."""
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            tps.extend(await self.partitions(topic))
+        if not tps:
+            return {}
+        with translated("beginning offsets"):
+            begins = await self._consumer.beginning_offsets(to_ak(tps))
+        return {TopicPartition(tp.topic, tp.partition): int(off) for tp, off in begins.items()}
+
     async def read(
         self,
         topics: Iterable[str],

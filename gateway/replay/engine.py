@@ -13,6 +13,7 @@ __all__ = ["ReplayListener", "ReplayRequest", "ReplayRun", "Replayer", "new_repl
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -137,8 +138,12 @@ class Replayer:
     """Selects, re-submits, waits and audits; one instance serves many runs."""
 
     def __init__(self, bootstrap_servers: str, topics: Topics, codec: Codec,
-                 producer: Producer) -> None:
+                 producer: Producer, *,
+                 selector: Callable[[ReplayFilter], Awaitable[Selection]] | None = None
+                 ) -> None:
         self._bootstrap = bootstrap_servers
+        # The transaction index selects when there is one (gateway/index/selection.py).
+        self._selector = selector
         self._topics = topics
         self._codec = codec
         self._producer = producer
@@ -165,6 +170,8 @@ class Replayer:
     async def select(self, flt: ReplayFilter) -> Selection:
         """Decide what a replay with this filter would re-submit (see selection.py)."""
         await self.check_topics()
+        if self._selector is not None:
+            return await self._selector(flt)
         return await select(self._bootstrap, self._topics, self._codec, flt)
 
     async def dry_run(self, request: ReplayRequest, selection: Selection) -> ReplayRun:

@@ -12,7 +12,7 @@ __all__ = ["ReplayService"]
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
@@ -24,6 +24,7 @@ from gateway.logs import get_logger
 from gateway.replay.api import replay_operations
 from gateway.replay.audit import AuditRecord, read_audits
 from gateway.replay.engine import Replayer, ReplayRequest, ReplayRun
+from gateway.replay.filters import ReplayFilter
 from gateway.replay.selection import Selection
 from gateway.settings import Settings
 from gateway.topics import Topics
@@ -36,11 +37,15 @@ class ReplayService:
     """A gateway `Service` and `RouteProvider`: `POST /replays`, `GET /replays[/{id}]`."""
 
     def __init__(self, settings: Settings, *, producer: Producer, codec: Codec,
-                 topics: Topics) -> None:
+                 topics: Topics,
+                 selector: Callable[[ReplayFilter], Awaitable[Selection]] | None = None
+                 ) -> None:
         self._bootstrap = settings.bootstrap_servers
         self._topics = topics
         self._codec = codec
-        self.replayer = Replayer(settings.bootstrap_servers, topics, codec, producer)
+        # With the transaction index, the index selects (gateway/index/selection.py).
+        self.replayer = Replayer(settings.bootstrap_servers, topics, codec, producer,
+                                 selector=selector)
         self._runs: OrderedDict[str, ReplayRun] = OrderedDict()
         self._task: asyncio.Task[ReplayRun] | None = None
         self._busy = False

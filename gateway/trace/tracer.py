@@ -9,7 +9,7 @@ source yet (it is still in flight), the connector topics are scanned for it.
 
 from __future__ import annotations
 
-__all__ = ["Tracer"]
+__all__ = ["Hold", "Submission", "Tracer", "add_holds", "assemble", "ingestion_from_ledger"]
 
 import asyncio
 import re
@@ -46,7 +46,9 @@ _log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class _Submission:
+class Submission:
+    """A re-submission of the transaction on the replay topic."""
+
     replay_id: str
     at: datetime
     marker: str | None
@@ -56,7 +58,9 @@ class _Submission:
 
 
 @dataclass(frozen=True, slots=True)
-class _Hold:
+class Hold:
+    """A held copy of the transaction in its service's hold topic."""
+
     at: datetime
     service: str
     reason: str
@@ -79,7 +83,7 @@ class Tracer:
         key = transaction_id.encode()
         ledger: list[dict[str, Any]] = []
         dead: list[DeadLetter] = []
-        submissions: list[_Submission] = []
+        submissions: list[Submission] = []
 
         def visit_ledger(rec: Record) -> None:
             if rec.key != key or rec.value is None:
@@ -101,19 +105,19 @@ class Tracer:
                 return
             replay = rec.header(H_REPLAY)
             marker = rec.header(H_REPLAY_SOURCE)
-            submissions.append(_Submission(
+            submissions.append(Submission(
                 replay.decode(errors="replace") if replay else "", _at(rec.timestamp_ms),
                 marker.decode(errors="replace") if marker else None, rec.topic,
                 rec.partition, rec.offset))
 
-        holds: list[_Hold] = []
+        holds: list[Hold] = []
 
         def visit_hold(rec: Record) -> None:
             if rec.header(H_TRANSACTION) != key:
                 return
             since = rec.header(H_HOLD_SINCE)
             reason = rec.header(H_HOLD_REASON)
-            holds.append(_Hold(
+            holds.append(Hold(
                 _at(int(since) if since and since.isdigit() else rec.timestamp_ms),
                 self._topics.held_service(rec.topic) or "",
                 reason.decode(errors="replace") if reason else "its service was unavailable"))
@@ -136,9 +140,9 @@ class Tracer:
         operators = {r: a.operator for r, a in (await read_audits(
             self._bootstrap, t.replay_audit, self._codec, set(replay_ids))).items()} \
             if replay_ids else {}
-        trace = _assemble(transaction_id, ingestion=ingestion, ledger=ledger, dead=dead,
+        trace = assemble(transaction_id, ingestion=ingestion, ledger=ledger, dead=dead,
                           submissions=submissions, operators=operators, replay_ids=replay_ids)
-        _add_holds(trace, holds)
+        add_holds(trace, holds)
         return trace
 
     async def _topic_names(self) -> set[str]:
@@ -150,12 +154,7 @@ class Tracer:
             await admin.stop()
 
     def _ingestion_from_ledger(self, ledger: Sequence[dict[str, Any]]) -> Ingestion | None:
-        source_prefix = f"{self._topics.prefix}src."
-        for row in sorted(ledger, key=lambda r: r["completed_at"]):
-            if row["source_topic"].startswith(source_prefix):
-                return Ingestion(row["connector"], row["source_topic"], row["source_partition"],
-                                 row["source_offset"], row["ingested_at"], "ledger")
-        return None
+        return ingestion_from_ledger(ledger, self._topics)
 
     async def _find_ingestion(self, key: bytes, names: set[str]) -> Ingestion | None:
         pattern = re.compile(self._topics.source_pattern)
@@ -176,16 +175,27 @@ class Tracer:
                          _at(first.timestamp_ms), "scan")
 
 
-def _assemble(
+def ingestion_from_ledger(ledger: Sequence[dict[str, Any]], topics: Topics) -> Ingestion | None:
+    """Where the router says it read the transaction (its first chain from a source topic)."""
+    source_prefix = f"{topics.prefix}src."
+    for row in sorted(ledger, key=lambda r: r["completed_at"]):
+        if row["source_topic"].startswith(source_prefix):
+            return Ingestion(row["connector"], row["source_topic"], row["source_partition"],
+                             row["source_offset"], row["ingested_at"], "ledger")
+    return None
+
+
+def assemble(
     transaction_id: str,
     *,
     ingestion: Ingestion | None,
     ledger: list[dict[str, Any]],
     dead: list[DeadLetter],
-    submissions: list[_Submission],
+    submissions: list[Submission],
     operators: dict[str, str],
     replay_ids: list[str],
 ) -> TransactionTrace:
+    """The trace from what the topics (or the index, which mirrors them) hold."""
     trace = TransactionTrace(transaction_id, TraceStatus.IN_FLIGHT, ingested=ingestion,
                              replay_ids=replay_ids)
     events = trace.events
@@ -265,7 +275,7 @@ def _assemble(
     return trace
 
 
-def _add_holds(trace: TransactionTrace, holds: list[_Hold]) -> None:
+def add_holds(trace: TransactionTrace, holds: list[Hold]) -> None:
     """Each time it was held for its service, and HELD if it still waits there."""
     if not holds:
         return
@@ -287,7 +297,7 @@ def _add_holds(trace: TransactionTrace, holds: list[_Hold]) -> None:
 
 
 def _open_status(ledger: list[dict[str, Any]], dead: list[DeadLetter],
-                 submissions: list[_Submission]) -> TraceStatus:
+                 submissions: list[Submission]) -> TraceStatus:
     """Not delivered: dead-lettered, re-submitted and waiting, or still in flight."""
     if dead:
         latest = dead[0]
