@@ -6,7 +6,8 @@ GatewayError                      retriable?
 ├── ContractError                 no   a record does not fit the Avro contracts
 │   ├── MalformedRecordError      no   bytes are not single-object encoded Avro
 │   ├── UnknownSchemaError        no   writer fingerprint not in the registry
-│   └── SchemaMismatchError       no   a datum does not fit its schema
+│   ├── SchemaMismatchError       no   a datum does not fit its schema
+│   └── RecordTooLargeError       no   an encoded record exceeds Kafka's maximum size
 ├── SchemaCompatibilityError      no   a new schema version breaks older data
 ├── KafkaError                    per subclass
 │   ├── KafkaUnavailableError     yes  broker unreachable, timed out, leader moving
@@ -54,6 +55,7 @@ __all__ = [
     "LocalBrokerError",
     "MalformedRecordError",
     "NoRouteError",
+    "RecordTooLargeError",
     "RejectedError",
     "ReplayBusyError",
     "ReplayError",
@@ -119,6 +121,10 @@ class UnknownSchemaError(ContractError):
 
 class SchemaMismatchError(ContractError):
     """A datum does not fit the schema it is written or read with."""
+
+
+class RecordTooLargeError(ContractError):
+    """An encoded record is larger than Kafka accepts; sending it again cannot help."""
 
 
 class SchemaCompatibilityError(GatewayError):

@@ -7,7 +7,7 @@ embedded in a string value.
 
 from __future__ import annotations
 
-__all__ = ["SENSITIVE_KEYS", "configure_logging", "get_logger", "redact"]
+__all__ = ["SENSITIVE_KEYS", "configure_logging", "get_logger", "redact", "redact_text"]
 
 import logging
 import re
@@ -38,6 +38,12 @@ SENSITIVE_KEYS = frozenset(
 _MASK = "***"
 # CCCD (12 digits) and the older CMND (9 digits), not part of a longer number.
 _IDENTITY_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
+
+
+def redact_text(text: str) -> str:
+    """`text` with citizen identity numbers masked: for reasons and messages shown outside
+    the log pipeline (reason files, error bodies, connector traces)."""
+    return _IDENTITY_NUMBER.sub(_MASK, text)
 
 
 def _mask_value(value: Any) -> Any:

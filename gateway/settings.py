@@ -146,6 +146,18 @@ Role = Literal["connectors", "router"]
 ALL_ROLES: tuple[Role, ...] = ("connectors", "router")
 
 
+class ConnectorFilesSettings(_Section):
+    """Where file-reading connectors may work (`LGSP_CONNECTOR_FILES__ROOT`).
+
+    A connector config is written by an integrator; which folders the gateway process may
+    read, move and write in is the operator's call. watch.dir, processed.dir and
+    failed.dir must resolve (symlinks followed) to a folder inside `root`.
+    """
+
+    root: Path | None = Field(
+        default=None, description="default: the gateway's state_dir (.lgsp)")
+
+
 class Settings(BaseSettings):
     """Every option of every lgsp process; CLI options override these by name."""
 
@@ -175,6 +187,7 @@ class Settings(BaseSettings):
     router: RouterSettings = Field(default_factory=RouterSettings)
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
     stub: StubSettings = Field(default_factory=StubSettings)
+    connector_files: ConnectorFilesSettings = Field(default_factory=ConnectorFilesSettings)
 
     @field_validator("roles", mode="before")
     @classmethod
@@ -206,6 +219,11 @@ def router_group(settings: Settings) -> str:
     Derived, so gateways with different prefixes on one cluster never share a group.
     """
     return settings.router.group_id or f"{settings.topic_prefix.rstrip('.')}-router"
+
+
+def connector_files_root(settings: Settings) -> Path:
+    """The resolved folder file-reading connectors are confined to."""
+    return (settings.connector_files.root or settings.state_dir).resolve()
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -32,7 +32,7 @@ from gateway.connect.discovery import (
     parse_config,
     validation_report,
 )
-from gateway.connect.plugin import SourceConnector
+from gateway.connect.plugin import FILES_ROOT_CONTEXT, SourceConnector
 from gateway.connect.status import (
     ConfigValidation,
     ConnectorInfo,
@@ -57,7 +57,7 @@ from gateway.errors import (
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec
 from gateway.logs import get_logger
 from gateway.metrics import CONNECTOR_STATE
-from gateway.settings import Settings
+from gateway.settings import Settings, connector_files_root
 from gateway.topics import Topics
 
 __all__ = ["CONNECTOR_NAME_PATTERN", "ConnectorRuntime"]
@@ -301,7 +301,8 @@ class ConnectorRuntime:
         given = values.setdefault(CONNECTOR_CLASS_KEY, canonical)
         if _safe_resolve(catalog, str(given)) != canonical:
             extra[CONNECTOR_CLASS_KEY] = f"does not match the plugin being validated ({plugin})"
-        return validation_report(canonical, catalog.get(canonical), values, extra)
+        return validation_report(canonical, catalog.get(canonical), values, extra,
+                                 context=self._validation_context())
 
     def states(self) -> dict[str, ConnectorState]:
         """Current state of every connector (for health and dashboards)."""
@@ -343,8 +344,12 @@ class ConnectorRuntime:
             raise ConfigError(f"invalid config for connector {name!r}", (FieldProblem(
                 CONNECTOR_CLASS_KEY, f"required: the plugin name ({installed})"),))
         plugin = self._plugins().get(plugin_name)
-        parse_config(name, plugin, values)
+        parse_config(name, plugin, values, context=self._validation_context())
         return values
+
+    def _validation_context(self) -> dict[str, Any]:
+        """What the gateway's settings impose on every connector config."""
+        return {FILES_ROOT_CONTEXT: connector_files_root(self._settings)}
 
     def _restore(self, name: str, value: Mapping[str, Any]) -> None:
         """Register a connector loaded from the configs topic and start it unless paused."""
@@ -376,7 +381,8 @@ class ConnectorRuntime:
         context: RuntimeContext | None = None
         try:
             plugin = self._plugins().get(conn.plugin_name)
-            parsed = parse_config(conn.name, plugin, conn.config)
+            parsed = parse_config(conn.name, plugin, conn.config,
+                                  context=self._validation_context())
             topic = parsed.topic or self._topics.source(conn.name)
             await self._admin.ensure_topics([TopicSpec(topic, self._partitions)])
             context = RuntimeContext(

@@ -87,6 +87,7 @@ class FaultRig:
         base = loopback_env(
             bootstrap_servers=broker.bootstrap, topic_prefix=self.topics.prefix,
             state_dir=str(workdir / "state"), log_format="json",
+            connector_files__root=str(workdir),
         )
         self.cli_env = {**base, "LGSP_URL": self.admin_url}
         self.stub = ServerProcess(
