@@ -146,9 +146,11 @@ class ConnectorRuntime:
             [TopicSpec.compacted(t) for t in self._topics.compacted]
         )
         self._known_positions = await self._positions.load()
-        stored = await self._configs.load()
-        for name, value in sorted(stored.items()):
+        stored = await self._configs.snapshot()
+        for name, value in sorted(stored.values.items()):
             self._restore(name, value)
+        for name, reason in sorted(stored.unreadable.items()):
+            self._restore_unreadable(name, reason)
 
     async def stop(self) -> None:
         """Stop every connector: cancel and await its task, stop its plugin."""
@@ -366,6 +368,19 @@ class ConnectorRuntime:
         else:
             self._launch(conn)
         _log.info("connector restored", connector=name, target_state=conn.target.value)
+
+    def _restore_unreadable(self, name: str, reason: str) -> None:
+        """A connector whose stored config cannot be read: FAILED, with where and why.
+
+        Deleting it, or storing a new config with PUT, replaces the bad record.
+        """
+        if not _NAME.match(name):
+            _log.warning("stored config with an invalid connector name skipped",
+                         name=name[:200], reason=reason)
+            return
+        conn = _Connector(name, {}, TargetState.RUNNING, self._known_positions.get(name))
+        self._connectors[name] = conn
+        self._fail(conn, ConnectorError(f"connector {name!r}: {reason}"))
 
     def _launch(self, conn: _Connector) -> None:
         """Start the connector's task (the caller holds its lock or just created it)."""
