@@ -6,6 +6,7 @@ import argparse
 
 from gateway.cli._base import CommandParser
 from gateway.cli._replay import add_connection_options, connect, kafka_named, print_json
+from gateway.cli._text import printable
 from gateway.replay.filters import check_transaction_id
 from gateway.trace import Tracer, trace_json, trace_lines
 
@@ -41,5 +42,5 @@ async def _trace(args: argparse.Namespace) -> int:
     if args.json:
         print_json(trace_json(found))
     else:
-        print("\n".join(trace_lines(found)))
+        print("\n".join(printable(line) for line in trace_lines(found)))
     return 0

@@ -62,7 +62,12 @@ from gateway.topics import Topics
 
 __all__ = ["CONNECTOR_NAME_PATTERN", "ConnectorRuntime"]
 
-CONNECTOR_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
+# 1 to 100 of A-Z a-z 0-9 . _ -, but not "." or "..": a name becomes part of topic names,
+# URLs and file paths. Written without lookaround so every regex engine (pydantic's,
+# JSON Schema validators', the schemathesis generator's) reads it the same way.
+CONNECTOR_NAME_PATTERN = (r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}"
+                          r"|\.[A-Za-z0-9_-][A-Za-z0-9._-]{0,98}"
+                          r"|\.\.[A-Za-z0-9._-]{1,98})$")
 _NAME = re.compile(CONNECTOR_NAME_PATTERN)
 
 _log = get_logger(__name__)
@@ -469,7 +474,8 @@ class ConnectorRuntime:
 def _check_name(name: str) -> None:
     if not _NAME.fullmatch(name):
         raise ConfigError("invalid connector name", (FieldProblem(
-            "name", f"{name!r} must be 1 to 100 characters of A-Z a-z 0-9 . _ -"),))
+            "name", f"{name[:100]!r} must be 1 to 100 characters of "
+                    "A-Z a-z 0-9 . _ - and not . or .."),))
 
 
 def _safe_resolve(catalog: PluginCatalog, name: str) -> str | None:
