@@ -19,7 +19,7 @@ from gateway.errors import (
     UnknownTransactionError,
     WrongRoleError,
 )
-from gateway.logs import get_logger
+from gateway.logs import get_logger, redact_text
 
 __all__ = ["error_middleware", "status_for"]
 
@@ -49,7 +49,8 @@ def status_for(error: GatewayError) -> int:
 
 def error_response(status: int, message: str) -> web.Response:
     """The API's error body."""
-    one_line = " ".join(message.split())
+    # Error messages quote what was sent or read (a value, a source's answer): redacted.
+    one_line = redact_text(" ".join(message.split()))
     return json_response(ErrorResponse(error_code=status, message=one_line), status)
 
 

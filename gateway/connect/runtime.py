@@ -55,7 +55,7 @@ from gateway.errors import (
     GatewayError,
 )
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec
-from gateway.logs import get_logger
+from gateway.logs import get_logger, redact_text
 from gateway.metrics import CONNECTOR_STATE
 from gateway.settings import Settings, connector_files_root
 from gateway.topics import Topics
@@ -455,7 +455,8 @@ class ConnectorRuntime:
             " ".join(f"{type(exc).__name__}: {exc}".split())
         )
         details = "".join(traceback.format_exception(exc)) if exc.__traceback__ else ""
-        conn.trace = f"{message}\n{details}".rstrip()
+        # The trace is shown by GET /connectors/{name}/status: redacted like a log line.
+        conn.trace = redact_text(f"{message}\n{details}".rstrip())
         self._set_state(conn, ConnectorState.FAILED)
         _log.error("connector failed", connector=conn.name, error=message,
                    exc_info=exc if exc.__traceback__ else None)

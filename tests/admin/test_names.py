@@ -25,3 +25,12 @@ async def test_bad_names_are_400_naming_the_field_and_good_ones_are_created(
     status, names = await api.call("GET", "/connectors")
     assert status == 200
     assert {"...", ".hidden", "a" * 100, "ioffice-camau_2.v1"} <= set(names)
+
+
+async def test_error_bodies_are_redacted(api: Client) -> None:  # noqa: F811
+    config = {**counter_config(), "079203001234": "x", "api.token=hush": "y"}
+    status, body = await api.call("POST", "/connectors", json={"name": "n", "config": config})
+    assert status == 400, body
+    assert "unknown key for this plugin" in body["message"]
+    assert "079203001234" not in body["message"]
+    assert "hush" not in body["message"]

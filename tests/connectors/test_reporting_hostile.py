@@ -45,6 +45,9 @@ def _plant(drop: Path, outside: Path) -> dict[str, str]:
         "latin1.csv": ((HEADER + _row()).encode().replace(b"ho so", b"h\xf4 s\xf5"),
                        "not UTF-8 text"),
         "empty.json": (b"", "the file is empty"),
+        # A citizen id where a column name should be: the reason names it, masked.
+        "ids.csv": ((HEADER.strip() + ",079203001234\n" + _row().strip() + ",x\n").encode(),
+                    "unknown column(s) ***"),
         "huge.json": (_huge_report(), "more than Kafka's maximum of 1048576 bytes"),
     }
     reasons: dict[str, str] = {}
@@ -95,6 +98,7 @@ async def test_hostile_files_fail_with_a_reason_and_the_next_file_is_published(
     failed = await asyncio.to_thread(_failed, drop)
     for name, reason in reasons.items():
         assert reason in failed[name], (name, failed[name])
+        assert "079203001234" not in failed[name]
     # The link was moved, not what it points at; neither file outside was read or moved.
     assert (drop / "failed" / "link.csv").is_symlink()
     assert (outside / "secret.csv").read_bytes() == (HEADER + _row()).encode()
