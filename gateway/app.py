@@ -29,6 +29,7 @@ from gateway.errors import KafkaError, KafkaUnavailableError
 from gateway.kafka import KafkaAdmin, Producer
 from gateway.logs import get_logger
 from gateway.metrics import KAFKA_READY
+from gateway.admin.limits import ReadLimiter
 from gateway.replay import ReplayService
 from gateway.router.service import RouterService
 from gateway.settings import Settings
@@ -98,10 +99,13 @@ def default_services(parts: GatewayParts) -> list[Service]:
     if "router" in parts.settings.roles:
         services.append(RouterService(parts.settings, producer=parts.producer,
                                       codec=parts.codec, topics=parts.topics))
-    # Replay (POST/GET /replays) and trace (GET /transactions/{id}) on the admin API.
+    # Replay (POST/GET /replays) and trace (GET /transactions/{id}) on the admin API; one
+    # bound on their topic scans for the whole gateway.
+    reads = ReadLimiter.of(parts.settings)
     services.append(ReplayService(parts.settings, producer=parts.producer, codec=parts.codec,
-                                  topics=parts.topics))
-    services.append(TraceService(parts.settings, codec=parts.codec, topics=parts.topics))
+                                  topics=parts.topics, reads=reads))
+    services.append(TraceService(parts.settings, codec=parts.codec, topics=parts.topics,
+                                 reads=reads))
     return services
 
 

@@ -13,6 +13,7 @@ GatewayError                      retriable?
 │   ├── KafkaUnavailableError     yes  broker unreachable, timed out, leader moving
 │   └── KafkaRequestError         no   the broker refused the request for good
 ├── LocalBrokerError              no   the project's own broker could not be managed
+├── TooManyRequestsError          yes  a bounded kind of request is at its limit (429)
 ├── ForwardError                  per subclass
 │   ├── TransientForwardError     yes  timeout, connection error, 5xx
 │   ├── CircuitOpenError          yes  the service's breaker is open
@@ -62,6 +63,7 @@ __all__ = [
     "SchemaCompatibilityError",
     "SchemaMismatchError",
     "SourceUnavailableError",
+    "TooManyRequestsError",
     "TransientForwardError",
     "UnknownPluginError",
     "UnknownSchemaError",
@@ -147,6 +149,16 @@ class KafkaRequestError(KafkaError):
 
 class LocalBrokerError(GatewayError):
     """The project's own local Kafka broker could not be fetched, started or stopped."""
+
+
+class TooManyRequestsError(GatewayError):
+    """Too many requests of a bounded kind at once; `retry_after_s` says when to come back."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ForwardError(GatewayError):

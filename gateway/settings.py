@@ -158,6 +158,14 @@ class ConnectorFilesSettings(_Section):
         default=None, description="default: the gateway's state_dir (.lgsp)")
 
 
+class ExpensiveReadSettings(_Section):
+    """Traces and replay history scan whole topics: how many may run at once
+    (`LGSP_EXPENSIVE_READS__MAX_CONCURRENT`); beyond, 429 with Retry-After."""
+
+    max_concurrent: int = Field(default=4, ge=1, le=1000)
+    retry_after_s: int = Field(default=1, ge=1, le=3600)
+
+
 class Settings(BaseSettings):
     """Every option of every lgsp process; CLI options override these by name."""
 
@@ -188,6 +196,7 @@ class Settings(BaseSettings):
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
     stub: StubSettings = Field(default_factory=StubSettings)
     connector_files: ConnectorFilesSettings = Field(default_factory=ConnectorFilesSettings)
+    expensive_reads: ExpensiveReadSettings = Field(default_factory=ExpensiveReadSettings)
 
     @field_validator("roles", mode="before")
     @classmethod

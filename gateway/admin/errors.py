@@ -15,6 +15,7 @@ from gateway.errors import (
     KafkaUnavailableError,
     ReplayBusyError,
     ReplayError,
+    TooManyRequestsError,
     UnknownPluginError,
     UnknownTransactionError,
     WrongRoleError,
@@ -36,6 +37,7 @@ _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
     (EmptySelectionError, 422),
     (ReplayError, 400),
     (KafkaUnavailableError, 503),
+    (TooManyRequestsError, 429),
 )
 
 
@@ -77,7 +79,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if status >= 500:
             _log.error("admin request failed", method=request.method, path=request.path,
                        error=exc.message, exc_info=exc)
-        return error_response(status, exc.message)
+        response = error_response(status, exc.message)
+        if isinstance(exc, TooManyRequestsError):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     except Exception as exc:  # noqa: BLE001 - the API answers 500 and the traceback is logged
         _log.exception("admin request failed unexpectedly", method=request.method,
                        path=request.path)
