@@ -102,7 +102,8 @@ def replay_operations(service: ReplayService) -> list[Operation]:
             200: Body("Runs, newest first.", list[ReplayRunModel]),
             400: _E400,
             429: _E429,
-        }, query=(QueryParameter("limit", "How many runs (1-1000, default 20).", "integer"),),
+        }, query=(QueryParameter("limit", "How many runs (1-1000, default 20).", "integer",
+                                 schema={"minimum": 1, "maximum": 1000}),),
             tags=_TAGS),
         Operation("GET", "/replays/{replay_id}", bounded(get_replay), "One replay run", {
             200: Body("The run; live counts while this gateway runs it.", ReplayRunModel),
