@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.admin import AdminServer, RouteSpec, build_admin_app
+from gateway.admin.limits import ReadLimiter
 from gateway.connect import ConnectorRuntime, PluginCatalog
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.errors import KafkaError, KafkaUnavailableError
 from gateway.kafka import KafkaAdmin, Producer
 from gateway.logs import get_logger
 from gateway.metrics import KAFKA_READY
-from gateway.admin.limits import ReadLimiter
 from gateway.replay import ReplayService
 from gateway.router.service import RouterService
 from gateway.settings import Settings

@@ -18,7 +18,7 @@ error bodies.
 from __future__ import annotations
 
 __all__ = ["SENSITIVE_KEYS", "configure_logging", "get_logger", "mark_pii", "redact",
-           "redact_text"]
+           "redact_text", "reset_logging"]
 
 import logging
 import re
@@ -177,6 +177,15 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(max(numeric_level, logging.WARNING))
+
+
+def reset_logging() -> None:
+    """Undo `configure_logging` (structlog defaults, no stdlib handler of ours): for tests
+    that configure logging into a buffer."""
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _LibraryHandler)]:
+        root.removeHandler(old)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

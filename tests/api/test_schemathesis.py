@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.localkafka import free_port
+from devkit.localkafka import free_port
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.support.processes import ServerProcess, loopback_env

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from connectors.reporting import ReportingConnector
+from devkit.localkafka import free_port
 from gateway.connect import ConnectorState, PluginCatalog
-from gateway.localkafka import free_port
 from gateway.settings import ConnectorFilesSettings, Settings
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle

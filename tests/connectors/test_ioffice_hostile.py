@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from connectors._http_server import HttpServer
-from connectors._synthetic import ICT
 from connectors.ioffice import IOfficeConnector
-from connectors.ioffice.simulator import IOfficeSimulator
+from devkit.simulators._synthetic import ICT
+from devkit.simulators.ioffice import IOfficeSimulator
 from gateway.connect.discovery import parse_config
 from gateway.errors import ConfigError
 from tests.connectors.rig import Rig

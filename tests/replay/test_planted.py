@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from gateway.router.outcomes import H_ATTEMPTS, H_STATUS, H_TRANSACTION
+from gateway.headers import H_ATTEMPTS, H_STATUS, H_TRANSACTION
 from tests.replay.rig import Rig
 from tests.support.pipeline import dossier_envelope
 from tests.support.waiting import wait_for

@@ -11,10 +11,9 @@ from contextlib import redirect_stderr
 from typing import Any
 
 import pytest
-import structlog
 
 from gateway.contracts import SchemaRegistry
-from gateway.logs import configure_logging, get_logger, mark_pii, redact_text
+from gateway.logs import configure_logging, get_logger, mark_pii, redact_text, reset_logging
 from gateway.settings import Settings
 
 ID = "079203001234"
@@ -55,8 +54,7 @@ def json_lines() -> Iterator[io.StringIO]:
     with redirect_stderr(buffer):
         configure_logging("json", "INFO")
         yield buffer
-    structlog.reset_defaults()
-    configure_logging("json", "INFO")
+    reset_logging()
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, Any]]:
