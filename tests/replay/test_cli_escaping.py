@@ -15,7 +15,7 @@ OPERATOR = "[/bold][red]x[/red] \\[ok]"
 
 
 async def test_an_operator_written_as_markup_prints_as_typed(rig: Rig) -> None:
-    await rig.dead_lettered(1)
+    await rig.unroutable(1)
     status, preview = await rig.api("POST", "/replays", {"operator": OPERATOR,
                                                          "dry_run": True})
     assert status == 200, preview

@@ -26,7 +26,7 @@ async def test_a_burst_of_traces_gets_429_beyond_the_limit(
 ) -> None:
     async with make_rig(kafka, kafka_admin, topics, codec, tmp_path, expensive_reads=(
             ExpensiveReadSettings(max_concurrent=2, retry_after_s=3))) as rig:
-        envelopes = await rig.dead_lettered(1)
+        envelopes = await rig.unroutable(1)
         tx = envelopes[0].transaction_id
         paths = [f"/transactions/{tx}", "/replays", "/replays/rp-nope"] * 4
 
@@ -45,7 +45,6 @@ async def test_a_burst_of_traces_gets_429_beyond_the_limit(
         assert {s for s, _ in served} <= {200, 404}
 
         # Forwarding went on, and once the burst is over a read is served again.
-        await rig.national_side(down=False)
         more = [dossier_envelope(codec, n) for n in range(100, 103)]
         await publish(rig.producer, codec, rig.source, more)
         await wait_for(rig.stats, lambda s: s["unique"] >= 3, timeout_s=30,
