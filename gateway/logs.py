@@ -20,6 +20,7 @@ from __future__ import annotations
 __all__ = ["SENSITIVE_KEYS", "configure_logging", "get_logger", "mark_pii", "redact",
            "redact_text", "reset_logging"]
 
+import json
 import logging
 import re
 import sys
@@ -127,7 +128,13 @@ def redact(
 
 
 def _orjson_dumps(obj: Any, default: Any = None) -> str:
-    return orjson.dumps(obj, default=default).decode()
+    try:
+        return orjson.dumps(obj, default=default).decode()
+    except TypeError:
+        # A log call must never raise: text orjson refuses (a file name that is not UTF-8,
+        # read with surrogate escapes; an int beyond 64 bits) is written by the stdlib
+        # encoder, which escapes what it cannot encode.
+        return json.dumps(obj, default=default or str, ensure_ascii=True)
 
 
 class _LibraryHandler(logging.StreamHandler):  # type: ignore[type-arg]

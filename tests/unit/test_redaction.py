@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import redirect_stderr
 from typing import Any
@@ -94,3 +95,11 @@ def test_exceptions_and_library_records_are_redacted(json_lines: io.StringIO) ->
     library = [ln for ln in lines if ln.get("logger", "").startswith(("aiohttp", "aiokafka"))]
     assert len(library) == 2, lines
     assert library[0]["level"] == "error" and "RuntimeError" in library[0]["exception"]
+
+
+def test_a_log_call_never_raises_on_text_json_cannot_hold(json_lines: io.StringIO) -> None:
+    name = os.fsdecode(b"bad-\xff.csv")
+    get_logger("test").warning("file refused", file=name, size=2**70)
+    line = _lines(json_lines)[-1]
+    assert line["event"] == "file refused"
+    assert line["size"] == 2**70
