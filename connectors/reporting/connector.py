@@ -11,6 +11,14 @@ it is published again with the same transaction ids, because the source id is
 `<sha256 of the content>:<index of the report in the file>`. A malformed file moves to
 failed/ with `<file>.reason.txt` naming the line or path and the field; nothing of it is
 published. All file I/O runs in worker threads, off the event loop.
+
+Hostile or broken files go to failed/ the same way and never stop the connector: a file is
+opened without following links (a symlink swapped in after the scan is refused), must be
+a regular file with one link (a hard link could expose a file from elsewhere) and is
+read only up to file.max.bytes; a name that is not UTF-8, text that is not UTF-8, a CSV
+field over the csv module's limit, an empty file and a record over Kafka's maximum size
+are refused with their reason. The folders themselves are confined to the gateway's
+LGSP_CONNECTOR_FILES__ROOT (see config.py).
 """
 
 from __future__ import annotations
@@ -187,9 +195,9 @@ class ReportingConnector(SourceConnector[ReportingConfig]):
                         log.warning("reporting_file_ignored", connector=self.context.name,
                                     file=_shown(name), reason="not .csv or .json")
                     continue
-                stat = entry.stat(follow_symlinks=False)
-                if now - stat.st_mtime >= min_age:
-                    found.append(_Candidate(Path(entry.path), stat.st_size, stat.st_mtime))
+                info = entry.stat(follow_symlinks=False)
+                if now - info.st_mtime >= min_age:
+                    found.append(_Candidate(Path(entry.path), info.st_size, info.st_mtime))
         found.sort(key=lambda c: (c.mtime, c.path.name))
         return found
 
