@@ -191,9 +191,9 @@ class ConnectorRuntime:
         conn = self._find(name)
         cleaned = self._checked(name, config)
         catalog = self._plugins()
-        if catalog.resolve(str(cleaned[CONNECTOR_CLASS_KEY])) != _safe_resolve(
-            catalog, conn.plugin_name
-        ):
+        # A connector whose stored config was unreadable has no plugin yet: any goes.
+        if conn.plugin_name and catalog.resolve(str(cleaned[CONNECTOR_CLASS_KEY])) != (
+                _safe_resolve(catalog, conn.plugin_name)):
             raise ConfigError(
                 f"invalid config for connector {name!r}",
                 (FieldProblem(CONNECTOR_CLASS_KEY,

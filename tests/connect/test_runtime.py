@@ -358,10 +358,13 @@ async def test_unreadable_stored_records_are_skipped_and_their_connector_fails(
             trace = status.connector.trace or ""
             assert f"topic {topics.connector_configs} partition " in trace, trace
             assert " offset " in trace and why in trace, trace
-        # Deleting the bad one writes a tombstone: the next start has no trace of it.
+        # A new config replaces the bad record; deleting writes a tombstone.
+        await rt.update_config("listy", counter_config())
+        await wait_state(rt, "listy", RUNNING)
         await rt.delete("planted")
     async with runtime_factory() as rt:
         assert "planted" not in rt.list()
+        await wait_state(rt, "listy", RUNNING)
     logged = capsys.readouterr()
     warnings = [ln for ln in (logged.out + logged.err).splitlines()
                 if "unreadable store record skipped" in ln]
