@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.admin import AdminServer, RouteSpec, build_admin_app
+from gateway.admin.limits import ReadLimiter
 from gateway.connect import ConnectorRuntime, PluginCatalog
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.errors import KafkaError, KafkaUnavailableError
@@ -99,18 +100,21 @@ def default_services(parts: GatewayParts) -> list[Service]:
     if "router" in parts.settings.roles:
         services.append(RouterService(parts.settings, producer=parts.producer,
                                       codec=parts.codec, topics=parts.topics))
-    # The transaction index: GET /transactions[/{id}], GET /services; replay selects from it.
+    # Replay and trace on the admin API; one bound on their topic scans for the whole
+    # gateway. The transaction index (GET /transactions[/{id}], GET /services) answers
+    # traces when it runs, and replay selects from it; else trace scans the topics.
+    reads = ReadLimiter.of(parts.settings)
     index = IndexService(parts.settings, codec=parts.codec, topics=parts.topics) \
         if parts.settings.index.enabled else None
     if index is not None:
         services.append(index)
-    # Replay (POST/GET /replays) on the admin API; trace (GET /transactions/{id}) by the
-    # index when it runs, else by scanning the topics.
     services.append(ReplayService(
         parts.settings, producer=parts.producer, codec=parts.codec, topics=parts.topics,
-        selector=(lambda flt: index.selector().select(flt)) if index is not None else None))
+        selector=(lambda flt: index.selector().select(flt)) if index is not None else None,
+        reads=reads))
     if index is None:
-        services.append(TraceService(parts.settings, codec=parts.codec, topics=parts.topics))
+        services.append(TraceService(parts.settings, codec=parts.codec, topics=parts.topics,
+                                     reads=reads))
     return services
 
 

@@ -6,12 +6,14 @@ GatewayError                      retriable?
 ├── ContractError                 no   a record does not fit the Avro contracts
 │   ├── MalformedRecordError      no   bytes are not single-object encoded Avro
 │   ├── UnknownSchemaError        no   writer fingerprint not in the registry
-│   └── SchemaMismatchError       no   a datum does not fit its schema
+│   ├── SchemaMismatchError       no   a datum does not fit its schema
+│   └── RecordTooLargeError       no   an encoded record exceeds Kafka's maximum size
 ├── SchemaCompatibilityError      no   a new schema version breaks older data
 ├── KafkaError                    per subclass
 │   ├── KafkaUnavailableError     yes  broker unreachable, timed out, leader moving
 │   └── KafkaRequestError         no   the broker refused the request for good
 ├── LocalBrokerError              no   the project's own broker could not be managed
+├── TooManyRequestsError          yes  a bounded kind of request is at its limit (429)
 ├── ForwardError                  per subclass
 │   ├── TransientForwardError     yes  timeout, connection error, 5xx
 │   ├── CircuitOpenError          yes  the service's breaker is open
@@ -59,6 +61,7 @@ __all__ = [
     "LocalBrokerError",
     "MalformedRecordError",
     "NoRouteError",
+    "RecordTooLargeError",
     "RejectedError",
     "ReplayBusyError",
     "ReplayError",
@@ -68,6 +71,7 @@ __all__ = [
     "SecretsError",
     "SecretsKeyError",
     "SourceUnavailableError",
+    "TooManyRequestsError",
     "TransientForwardError",
     "UnknownPluginError",
     "UnknownSchemaError",
@@ -129,6 +133,10 @@ class SchemaMismatchError(ContractError):
     """A datum does not fit the schema it is written or read with."""
 
 
+class RecordTooLargeError(ContractError):
+    """An encoded record is larger than Kafka accepts; sending it again cannot help."""
+
+
 class SchemaCompatibilityError(GatewayError):
     """A schema version cannot read data written with an earlier version."""
 
@@ -149,6 +157,16 @@ class KafkaRequestError(KafkaError):
 
 class LocalBrokerError(GatewayError):
     """The project's own local Kafka broker could not be fetched, started or stopped."""
+
+
+class TooManyRequestsError(GatewayError):
+    """Too many requests of a bounded kind at once; `retry_after_s` says when to come back."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ForwardError(GatewayError):

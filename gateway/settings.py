@@ -239,6 +239,26 @@ Role = Literal["connectors", "router"]
 ALL_ROLES: tuple[Role, ...] = ("connectors", "router")
 
 
+class ConnectorFilesSettings(_Section):
+    """Where file-reading connectors may work (`LGSP_CONNECTOR_FILES__ROOT`).
+
+    A connector config is written by an integrator; which folders the gateway process may
+    read, move and write in is the operator's call. watch.dir, processed.dir and
+    failed.dir must resolve (symlinks followed) to a folder inside `root`.
+    """
+
+    root: Path | None = Field(
+        default=None, description="default: the gateway's state_dir (.lgsp)")
+
+
+class ExpensiveReadSettings(_Section):
+    """Traces and replay history scan whole topics: how many may run at once
+    (`LGSP_EXPENSIVE_READS__MAX_CONCURRENT`); beyond, 429 with Retry-After."""
+
+    max_concurrent: int = Field(default=4, ge=1, le=1000)
+    retry_after_s: int = Field(default=1, ge=1, le=3600)
+
+
 class Settings(BaseSettings):
     """Every option of every lgsp process; CLI options override these by name."""
 
@@ -275,6 +295,8 @@ class Settings(BaseSettings):
     ndxp: NdxpSettings = Field(default_factory=NdxpSettings)
     stub: StubSettings = Field(default_factory=StubSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    connector_files: ConnectorFilesSettings = Field(default_factory=ConnectorFilesSettings)
+    expensive_reads: ExpensiveReadSettings = Field(default_factory=ExpensiveReadSettings)
 
     @field_validator("roles", mode="before")
     @classmethod
@@ -306,6 +328,11 @@ def router_group(settings: Settings) -> str:
     Derived, so gateways with different prefixes on one cluster never share a group.
     """
     return settings.router.group_id or f"{settings.topic_prefix.rstrip('.')}-router"
+
+
+def connector_files_root(settings: Settings) -> Path:
+    """The resolved folder file-reading connectors are confined to."""
+    return (settings.connector_files.root or settings.state_dir).resolve()
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

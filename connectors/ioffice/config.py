@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AnyHttpUrl, AwareDatetime, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, AwareDatetime, Field, SecretStr, field_validator, model_validator
 
 from gateway.connect.plugin import ConnectorConfig
 
@@ -16,7 +17,8 @@ class IOfficeConfig(ConnectorConfig):
     api_url: AnyHttpUrl = Field(
         alias="api.url",
         description="Base URL of the iOffice API, e.g. https://ioffice.camau.gov.vn; the "
-        "connector calls {api.url}/api/v1/documents.",
+        "connector calls {api.url}/api/v1/documents. https is required unless the host is "
+        "a loopback address; redirects are never followed.",
     )
     api_auth_type: Literal["bearer", "api-key", "none"] = Field(
         default="bearer", alias="api.auth.type",
@@ -49,6 +51,16 @@ class IOfficeConfig(ConnectorConfig):
         description="Longest pause between polls while iOffice or Kafka is unavailable; "
         "pauses start at poll.interval.ms and double.",
     )
+    response_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, alias="response.max.bytes",
+        description="Largest API answer read; a larger one counts as a transient outage "
+        "(lower page.size if real pages are this large).",
+    )
+    poll_max_pages: int = Field(
+        default=200, ge=1, le=100_000, alias="poll.max.pages",
+        description="Most pages one poll reads; a source that keeps answering pages "
+        "without the cursor moving is then backed off from.",
+    )
     auth_failures_max: int = Field(
         default=3, ge=1, le=100, alias="auth.failures.max",
         description="Consecutive 401/403/404 answers after which the connector fails "
@@ -64,6 +76,14 @@ class IOfficeConfig(ConnectorConfig):
         description="none: a document that does not fit the contract fails the connector "
         "(nothing is skipped); all: log it with the reason and move on.",
     )
+
+    @field_validator("api_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        # The token travels with every request: in clear text only to this machine.
+        if value.scheme != "https" and not _loopback(value.host or ""):
+            raise ValueError("must be https:// unless the host is a loopback address")
+        return value
 
     @model_validator(mode="after")
     def _token_present(self) -> IOfficeConfig:
@@ -90,3 +110,12 @@ class IOfficeConfig(ConnectorConfig):
     def first_since(self) -> datetime | None:
         """Where the first poll starts when nothing is committed."""
         return self.start_modified_since
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

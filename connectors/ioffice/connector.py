@@ -6,6 +6,11 @@ then `commit_position` with the last document published. A crash between the two
 the page, and the records get the same transaction ids because the source id is
 `document_id@modified_at`.
 
+Hostile or broken sources: an answer over `response.max.bytes`, a page with more items
+than asked for, and a redirect (never followed: the credentials would go with it) are
+unreadable answers; a poll ends after `poll.max.pages` pages, and if the cursor did not
+move in them, the source is backed off from like an outage.
+
 Failure policy: an unreachable API, a timeout, a 5xx or 429, or an unreadable answer is a
 transient outage: logged, and the next poll comes after a growing pause (up to
 `retry.backoff.max.ms`). The same goes for a Kafka outage. `auth.failures.max` consecutive
@@ -22,6 +27,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 import orjson
+import yarl
 from pydantic import ValidationError
 
 from connectors.ioffice.api import Cursor, Document, Page
@@ -103,7 +109,8 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
         since = self._cursor.modified_at if self._cursor else self.config.first_since()
         page_no = 1
         published = 0
-        while True:
+        start = self._cursor
+        for _ in range(self.config.poll_max_pages):
             page = await self._fetch(since, page_no)
             fresh, last, refused = self._fresh(page.items)
             if fresh:
@@ -126,6 +133,12 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
                 page_no += 1
             # else: progress inside one timestamp group bigger than a page; asking for the
             # same page again costs one request and catches any shift within the group.
+        if self._cursor == start:
+            raise SourceUnavailableError(
+                f"iOffice API {self.config.documents_url} answered {self.config.poll_max_pages}"
+                " pages (poll.max.pages) without a new document: it seems to ignore paging")
+        # A long backlog: what was read is committed; the next poll goes on from there.
+        return published
 
     def _fresh(
         self, items: Sequence[dict[str, Any]]
@@ -188,9 +201,16 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
             params["modified_since"] = since.astimezone(UTC).isoformat()
         url = self.config.documents_url
         try:
-            async with self._session.get(url, params=params) as resp:
-                body = await resp.read()
+            # No redirects: aiohttp would send the session's credentials along to
+            # wherever the Location points.
+            async with self._session.get(url, params=params, allow_redirects=False) as resp:
                 status = resp.status
+                if 300 <= status < 400:
+                    where = _host_of(resp.headers.get("Location", ""))
+                    raise SourceUnavailableError(
+                        f"iOffice API {url} answered HTTP {status}, a redirect to {where}: "
+                        "redirects are not followed; set api.url to the final address")
+                body = await self._bounded_body(resp, url)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SourceUnavailableError(
                 f"iOffice API {url} unreachable: {type(exc).__name__}: {exc}"
@@ -208,11 +228,40 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
             raise SourceUnavailableError(f"iOffice API {url} answered HTTP {status}")
         self._refusals = 0
         try:
-            return Page.model_validate(orjson.loads(body))
+            page = Page.model_validate(orjson.loads(body))
         except (orjson.JSONDecodeError, ValidationError) as exc:
             raise SourceUnavailableError(
                 f"iOffice API {url} answered with an unreadable page: {type(exc).__name__}"
             ) from exc
+        if len(page.items) > self.config.page_size:
+            raise SourceUnavailableError(
+                f"iOffice API {url} answered {len(page.items)} items for page_size="
+                f"{self.config.page_size}; the page is refused")
+        return page
+
+    async def _bounded_body(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+        """The answer's body, refused once it exceeds response.max.bytes."""
+        limit = self.config.response_max_bytes
+        too_large = SourceUnavailableError(
+            f"iOffice API {url} answered more than response.max.bytes={limit} bytes")
+        if resp.content_length is not None and resp.content_length > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _host_of(location: str) -> str:
+    """The host a redirect points at, for the message (the URL itself may carry secrets)."""
+    try:
+        return yarl.URL(location).host or "the same host"
+    except ValueError:
+        return "an unreadable Location"
 
 
 def _record(doc: Document) -> SourceRecord:

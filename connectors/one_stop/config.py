@@ -21,7 +21,17 @@ class OneStopConfig(ConnectorConfig):
     webhook_secret: SecretStr = Field(
         alias="webhook.secret",
         description="Shared secret of the HMAC-SHA256 signature in 'X-Signature: "
-        "sha256=<hex>'; at least 16 characters. Never logged.",
+        "sha256=<hex>' or 'X-Signature: t=<unix time>,v1=<hex>'; at least 16 characters. "
+        "Never logged.",
+    )
+    webhook_signature_tolerance_s: int = Field(
+        default=300, ge=1, le=86_400, alias="webhook.signature.tolerance.s",
+        description="A time-stamped signature (t=...,v1=...) is refused when t is further "
+        "than this from the gateway's clock.",
+    )
+    webhook_max_concurrent: int = Field(
+        default=256, ge=1, le=10_000, alias="webhook.max.concurrent",
+        description="Requests handled at once; more get 429 with Retry-After.",
     )
     webhook_max_batch: int = Field(
         default=1000, ge=1, le=10_000, alias="webhook.max.batch",

@@ -5,6 +5,10 @@ Each event is the `onestop.dossier_event` payload (newest version) in JSON, time
 `completed_at`, else `received_at`, so a resent event always gets the same value). Unknown
 fields are refused rather than dropped: a new field needs a new schema version, and a 400
 naming it makes that visible instead of losing data silently.
+
+Hostile bodies: orjson refuses nesting deeper than 1024 levels (a 400, like any body that
+is not JSON), and the models accept no level beyond the applicant object, so depth is
+bounded twice without a Python-level walk of the body.
 """
 
 from __future__ import annotations

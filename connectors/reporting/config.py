@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from gateway.connect.plugin import ConnectorConfig
+from gateway.connect.plugin import FILES_ROOT_CONTEXT, ConnectorConfig
 
 
 class ReportingConfig(ConnectorConfig):
@@ -44,6 +44,27 @@ class ReportingConfig(ConnectorConfig):
         description="Longest pause between scans while Kafka or the folder is unavailable.",
     )
 
+    @field_validator("watch_dir", "processed_dir", "failed_dir")
+    @classmethod
+    def _inside_root(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        root = (info.context or {}).get(FILES_ROOT_CONTEXT)
+        if value is None or root is None:
+            return value
+        # resolve() follows every symlink already there: a link out of the root is as
+        # much outside it as a path with "..".
+        if not _within(value.resolve(), root):
+            raise ValueError(
+                f"must be inside {root} (the gateway's LGSP_CONNECTOR_FILES__ROOT)")
+        return value
+
+    @model_validator(mode="after")
+    def _folders_distinct(self) -> ReportingConfig:
+        watch = self.watch_dir.resolve()
+        for key, folder in (("processed.dir", self.processed), ("failed.dir", self.failed)):
+            if folder.resolve() == watch:
+                raise ValueError(f"{key} must not be watch.dir itself")
+        return self
+
     @property
     def processed(self) -> Path:
         """Resolved processed folder."""
@@ -53,3 +74,7 @@ class ReportingConfig(ConnectorConfig):
     def failed(self) -> Path:
         """Resolved failed folder."""
         return self.failed_dir or self.watch_dir / "failed"
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents

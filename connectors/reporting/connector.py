@@ -11,14 +11,24 @@ it is published again with the same transaction ids, because the source id is
 `<sha256 of the content>:<index of the report in the file>`. A malformed file moves to
 failed/ with `<file>.reason.txt` naming the line or path and the field; nothing of it is
 published. All file I/O runs in worker threads, off the event loop.
+
+Hostile or broken files go to failed/ the same way and never stop the connector: a file is
+opened without following links (a symlink swapped in after the scan is refused), must be
+a regular file with one link (a hard link could expose a file from elsewhere) and is
+read only up to file.max.bytes; a name that is not UTF-8, text that is not UTF-8, a CSV
+field over the csv module's limit, an empty file and a record over Kafka's maximum size
+are refused with their reason. The folders themselves are confined to the gateway's
+LGSP_CONNECTOR_FILES__ROOT (see config.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +39,7 @@ from connectors.reporting.formats import Report, ReportFileError, parse_reports
 from gateway.backoff import Backoff
 from gateway.connect.plugin import SourceConnector, SourceContext, SourceRecord
 from gateway.errors import ConfigError, ContractError, KafkaError
-from gateway.logs import get_logger
+from gateway.logs import get_logger, redact_text
 
 MESSAGE_TYPE = "reporting.report_submission"
 _TAKEN = (".csv", ".json")
@@ -93,6 +103,11 @@ class ReportingConnector(SourceConnector[ReportingConfig]):
 
     async def _take(self, candidate: _Candidate) -> None:
         path = candidate.path
+        if _shown(path.name) != path.name:
+            # The name travels in the payload (source_file) and in every log line: a name
+            # that is not UTF-8 cannot, so the file is refused before it is read.
+            await self._fail(path, "file name is not UTF-8; rename the export")
+            return
         if candidate.size > self.config.file_max_bytes:
             await self._fail(path, f"file is {candidate.size} bytes, more than file.max.bytes="
                                    f"{self.config.file_max_bytes}")
@@ -101,7 +116,11 @@ class ReportingConnector(SourceConnector[ReportingConfig]):
             # Reading, hashing and parsing a file of up to file.max.bytes is slow work:
             # all of it in a worker thread, so the event loop (and every other connector
             # sharing it) keeps going.
-            digest, parsed = await asyncio.to_thread(_read_and_parse, path)
+            digest, parsed = await asyncio.to_thread(
+                _read_and_parse, path, self.config.file_max_bytes)
+        except _Refused as exc:
+            await self._fail(path, str(exc))
+            return
         except OSError as exc:
             # Gone or unreadable right now: try again next scan, and do not hold up the
             # other files behind this one.
@@ -125,7 +144,8 @@ class ReportingConnector(SourceConnector[ReportingConfig]):
             ]
             await self.context.emit(records)
         except ContractError as exc:
-            # ReportFileError, or a payload the schema refused: nothing was published.
+            # ReportFileError, a payload the schema refused or a record larger than Kafka
+            # takes: nothing was published.
             await self._fail(path, str(exc))
             return
         moved = await asyncio.to_thread(_move, path, self.config.processed, digest)
@@ -137,8 +157,9 @@ class ReportingConnector(SourceConnector[ReportingConfig]):
             {"files": self._files, "last_file": path.name, "last_sha256": digest})
 
     async def _fail(self, path: Path, reason: str) -> None:
-        log.warning("reporting_file_refused", connector=self.context.name, file=path.name,
-                    reason=reason)
+        reason = redact_text(reason)
+        log.warning("reporting_file_refused", connector=self.context.name,
+                    file=_shown(path.name), reason=reason)
         await asyncio.to_thread(_move_failed, path, self.config.failed, reason)
 
     def _prepare_dirs(self) -> None:
@@ -163,25 +184,68 @@ class ReportingConnector(SourceConnector[ReportingConfig]):
             for entry in entries:
                 name = entry.name
                 lower = name.lower()
+                # A symlink is taken (and refused when opened, so it lands in failed/
+                # with its reason) rather than silently left in the folder.
                 if (name.startswith((".", "~$")) or lower.endswith(_IN_PROGRESS)
-                        or not entry.is_file(follow_symlinks=False)):
+                        or not (entry.is_file(follow_symlinks=False) or entry.is_symlink())):
                     continue
                 if not lower.endswith(_TAKEN):
                     if name not in self._ignored:
                         self._ignored.add(name)
                         log.warning("reporting_file_ignored", connector=self.context.name,
-                                    file=name, reason="not .csv or .json")
+                                    file=_shown(name), reason="not .csv or .json")
                     continue
-                stat = entry.stat(follow_symlinks=False)
-                if now - stat.st_mtime >= min_age:
-                    found.append(_Candidate(Path(entry.path), stat.st_size, stat.st_mtime))
+                info = entry.stat(follow_symlinks=False)
+                if now - info.st_mtime >= min_age:
+                    found.append(_Candidate(Path(entry.path), info.st_size, info.st_mtime))
         found.sort(key=lambda c: (c.mtime, c.path.name))
         return found
 
 
-def _read_and_parse(path: Path) -> tuple[str, list[Report] | ReportFileError]:
+class _Refused(Exception):  # noqa: N818 - a verdict on a file, not a program error
+    """The file is not read at all (a link, too large); the message says why."""
+
+
+def _shown(name: str) -> str:
+    """A file name as it can be logged and written: undecodable bytes as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# O_NOFOLLOW: the check at scan time proves nothing about the name at open time (a link
+# can be swapped in between). O_NONBLOCK: a FIFO put in its place must not hang the read.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The content of a regular, singly linked file of at most `max_bytes` bytes."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Refused("file is a symbolic link; drop the file itself") from exc
+        raise
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused("not a regular file")
+        if info.st_nlink > 1:
+            # A hard link makes a file outside the drop folder readable (and movable)
+            # through it; an export is written here, not linked in.
+            raise _Refused(f"file has {info.st_nlink} hard links; drop a copy instead")
+        chunks: list[bytes] = []
+        total = 0
+        # The size seen at scan time can be outgrown by a writer still appending.
+        while chunk := handle.read(min(1024 * 1024, max_bytes + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise _Refused(f"file grew past file.max.bytes={max_bytes} while being read")
+    return b"".join(chunks)
+
+
+def _read_and_parse(path: Path, max_bytes: int) -> tuple[str, list[Report] | ReportFileError]:
     """The content's SHA-256 and its reports, or why it has none (runs in a worker thread)."""
-    content = path.read_bytes()
+    content = _read_bounded(path, max_bytes)
     digest = hashlib.sha256(content).hexdigest()
     try:
         return digest, parse_reports(path.name, content)

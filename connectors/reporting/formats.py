@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import orjson
@@ -103,6 +104,8 @@ class Report(_Strict):
 
 def parse_reports(file_name: str, content: bytes) -> list[Report]:
     """The reports of one file, by its extension; ReportFileError on the first problem."""
+    if not content.strip():
+        raise ReportFileError("the file is empty")
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -138,9 +141,26 @@ def _json_reports(text: str) -> list[Report]:
     return reports
 
 
+def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    """The reader's rows; csv.Error (a field over csv's size limit, a stray quote) as
+    ReportFileError naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ReportFileError(f"line {reader.reader.line_num}: not CSV: {exc}") from exc
+        yield row
+
+
 def _csv_reports(text: str) -> list[Report]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [c.strip() for c in reader.fieldnames or ()]
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ReportFileError(f"line 1 (header): not CSV: {exc}") from exc
+    header = [c.strip() for c in fieldnames or ()]
     missing = [c for c in CSV_COLUMNS if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
@@ -149,7 +169,7 @@ def _csv_reports(text: str) -> list[Report]:
         raise ReportFileError(f"line 1 (header): {'; '.join(problems)}")
     reader.fieldnames = header
     groups: dict[tuple[str, ...], tuple[dict[str, Any], list[int]]] = {}
-    for row in reader:
+    for row in _rows(reader):
         line = reader.line_num
         if None in row or any(v is None for v in row.values()):
             raise ReportFileError(f"line {line}: expected {len(header)} columns")

@@ -152,7 +152,9 @@ class Demo:
         argv = [*o.lgsp, "run", "--port", str(port)]
         process, url = await start_server(
             stack, "the gateway", argv, env={**env, "LGSP_NDXP__URL": stub,
-                                             "LGSP_HOST": "127.0.0.1"},
+                                             "LGSP_HOST": "127.0.0.1",
+                                             # The reporting drop folder lives here.
+                                             "LGSP_CONNECTOR_FILES__ROOT": str(o.home)},
             log=o.logs / "gateway.log", ready=_GATEWAY_READY, timeout_s=120,
             stop_timeout_s=45)
         self._watched.append(process)

@@ -125,7 +125,8 @@ def connector_operations(runtime: ConnectorRuntime) -> list[Operation]:
             200: Body("Names, or with `expand` a map of name to status and/or info.",
                       list[str] | dict[str, ConnectorExpanded]),
             400: _E400,
-        }, query=(QueryParameter("expand", "status and/or info", repeated=True),), tags=_TAG),
+        }, query=(QueryParameter("expand", "status and/or info", repeated=True,
+                                 schema={"enum": list(_EXPANDS)}),), tags=_TAG),
         Operation("POST", "/connectors", create, "Create a connector and start it", {
             201: Body("Created.", ConnectorInfoResponse),
             400: _E400, 404: _E404, 409: _E409,
@@ -161,6 +162,7 @@ def connector_operations(runtime: ConnectorRuntime) -> list[Operation]:
             204: Body("Restarted (a paused connector stays paused)."),
             202: Body("With includeTasks or onlyFailed: the status after the restart.",
                       ConnectorStatusResponse),
+            400: Body("A query flag that is not true or false.", ErrorResponse),
             404: _E404,
         }, query=(
             QueryParameter("includeTasks", "Kafka Connect compatibility; one task always",

@@ -16,11 +16,12 @@ from gateway.errors import (
     KafkaUnavailableError,
     ReplayBusyError,
     ReplayError,
+    TooManyRequestsError,
     UnknownPluginError,
     UnknownTransactionError,
     WrongRoleError,
 )
-from gateway.logs import get_logger
+from gateway.logs import get_logger, redact_text
 
 __all__ = ["error_middleware", "status_for"]
 
@@ -38,6 +39,7 @@ _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
     (ReplayError, 400),
     (KafkaUnavailableError, 503),
     (IndexStoreError, 503),
+    (TooManyRequestsError, 429),
 )
 
 
@@ -51,7 +53,8 @@ def status_for(error: GatewayError) -> int:
 
 def error_response(status: int, message: str) -> web.Response:
     """The API's error body."""
-    one_line = " ".join(message.split())
+    # Error messages quote what was sent or read (a value, a source's answer): redacted.
+    one_line = redact_text(" ".join(message.split()))
     return json_response(ErrorResponse(error_code=status, message=one_line), status)
 
 
@@ -78,7 +81,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if status >= 500:
             _log.error("admin request failed", method=request.method, path=request.path,
                        error=exc.message, exc_info=exc)
-        return error_response(status, exc.message)
+        response = error_response(status, exc.message)
+        if isinstance(exc, TooManyRequestsError):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     except Exception as exc:  # noqa: BLE001 - the API answers 500 and the traceback is logged
         _log.exception("admin request failed unexpectedly", method=request.method,
                        path=request.path)

@@ -50,7 +50,8 @@ class CreateConnectorRequest(_Model):
     )
 
     name: str = Field(pattern=CONNECTOR_NAME_PATTERN,
-                      description="Connector name: 1-100 of A-Z a-z 0-9 . _ -")
+                      description="Connector name: 1-100 of A-Z a-z 0-9 . _ -, "
+                      "not . or ..")
     config: ConnectorConfigValues = Field(
         description="Flat config; `connector.class` names the plugin."
     )

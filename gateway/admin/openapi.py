@@ -86,8 +86,8 @@ def _operation(i: int, op: Operation, schemas: dict[_Key, Any]) -> dict[str, Any
         "parameters": [*_path_parameters(op.path), *(
             {
                 "name": q.name, "in": "query", "required": False, "description": q.description,
-                "schema": {"type": "array", "items": {"type": q.type}} if q.repeated
-                else {"type": q.type},
+                "schema": {"type": "array", "items": {"type": q.type, **(q.schema or {})}}
+                if q.repeated else {"type": q.type, **(q.schema or {})},
                 **({"explode": True} if q.repeated else {}),
             }
             for q in op.query

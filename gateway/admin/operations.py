@@ -53,6 +53,8 @@ class QueryParameter:
     description: str
     type: str = "string"
     repeated: bool = False
+    schema: Mapping[str, Any] | None = None
+    """More JSON Schema for the value (e.g. minimum, maximum, enum), merged into its type."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 
 from gateway.cli._base import CommandParser, add_config_option, settings_from
+from gateway.cli._text import printable
 from gateway.errors import GatewayError
 
 _CONFIG_HELP = (
@@ -219,6 +220,7 @@ def _print_json(value: Any) -> None:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
+    rows = [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -39,6 +39,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gateway.cli._base import CommandParser, add_config_option, settings_from
+from gateway.cli._text import cell, printable
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.errors import KafkaUnavailableError, ReplayError
 from gateway.index import IndexSelector, open_store
@@ -431,8 +432,9 @@ def _show_dry_run(out: Console, run: ReplayRun, selection: Selection,
         table.add_column("AGE", justify="right")
         now_ms = datetime.now(UTC).timestamp() * 1000
         for dead in rows:
-            table.add_row(dead.transaction_id, dead.connector, dead.service, dead.error_short,
-                          str(dead.attempts), format_age((now_ms - dead.timestamp_ms) / 1000))
+            table.add_row(*(cell(c) for c in (
+                dead.transaction_id, dead.connector, dead.service, dead.error_short,
+                str(dead.attempts), format_age((now_ms - dead.timestamp_ms) / 1000))))
         out.print(table)
         if len(rows) < len(selection.eligible):
             print(f"... and {len(selection.eligible) - len(rows)} more (--limit 0 lists all)")
@@ -448,7 +450,8 @@ def _show_reasons(out: Console, selection: Selection) -> None:
     reasons = Counter((d.error_short, masked(_gist(d.message))) for d in selection.eligible)
     out.print("why they failed:")
     for (error, message), count in reasons.most_common(10):
-        out.print(f"  {count:>6}  {error}: {message}", markup=False)
+        out.print(printable(f"  {count:>6}  {error}: {message}"), markup=False,
+                  highlight=False)
 
 
 def _gist(message: str) -> str:
@@ -479,7 +482,7 @@ async def _history(args: argparse.Namespace) -> int:
     for name in ("MATCHED", "REPLAYED", "DELIVERED", "FAILED", "SKIPPED"):
         table.add_column(name, justify="right")
     for record in runs:
-        table.add_row(*_history_row(record))
+        table.add_row(*(cell(c) for c in _history_row(record)))
     out.print(table)
     return 0
 

@@ -7,6 +7,7 @@ import argparse
 from gateway.cli._base import CommandParser
 from gateway.cli._index import add_index_options, opened
 from gateway.cli._replay import connect, kafka_named, print_json
+from gateway.cli._text import printable
 from gateway.index import trace_from
 from gateway.replay.filters import check_transaction_id
 from gateway.trace import Tracer, trace_json, trace_lines
@@ -45,5 +46,5 @@ async def _trace(args: argparse.Namespace) -> int:
     if args.json:
         print_json(trace_json(found))
     else:
-        print("\n".join(trace_lines(found)))
+        print("\n".join(printable(line) for line in trace_lines(found)))
     return 0

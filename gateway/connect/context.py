@@ -12,6 +12,7 @@ from typing import Any
 from gateway.connect.plugin import ConnectorConfig, SourceRecord
 from gateway.connect.store import CompactedStore
 from gateway.contracts import Codec, Envelope
+from gateway.errors import RecordTooLargeError
 from gateway.headers import H_TRANSACTION
 from gateway.kafka import Producer
 from gateway.metrics import INGESTED
@@ -104,20 +105,31 @@ class RuntimeContext:
         now = datetime.now(UTC)
         # Encode everything first: a payload that does not fit publishes nothing.
         envelopes = [self.envelope(r, now) for r in records]
+        wire = [self._wire(env) for env in envelopes]
         acks = [
-            await self._producer.send(
-                self._topic,
-                env.encode(self._codec),
-                key=env.business_key.encode(),
-                headers=[(H_TRANSACTION, env.transaction_id.encode())],
-            )
-            for env in envelopes
+            await self._producer.send(self._topic, value, key=key, headers=headers)
+            for value, key, headers in wire
         ]
         # One event per webhook request is the common case: await its acknowledgement
         # directly; a gather costs several times more.
         await (acks[0] if len(acks) == 1 else asyncio.gather(*acks))
         self._ingested.inc(len(envelopes))
         return [e.transaction_id for e in envelopes]
+
+    def _wire(self, env: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        """Value, key and headers of one envelope; RecordTooLargeError before anything is sent."""
+        value = env.encode(self._codec)
+        key = env.business_key.encode()
+        headers = [(H_TRANSACTION, env.transaction_id.encode())]
+        limit = self._producer.max_record_bytes
+        # Checked here, for every record of the call, so an oversized one publishes
+        # nothing rather than failing after its siblings went out.
+        if len(value) > limit // 2 and (size := self._producer.record_size(
+                value, key, headers)) > limit:
+            raise RecordTooLargeError(
+                f"record of {env.business_key[:100]!r} is {size} bytes encoded, more than "
+                f"Kafka's maximum of {limit} bytes")
+        return value, key, headers
 
     async def commit_position(self, position: Mapping[str, Any]) -> None:
         """Durably store the source position (acknowledged by Kafka before returning)."""

@@ -186,11 +186,16 @@ _COMMON_GROUP = "Common"
 
 
 def parse_config(
-    name: str, plugin: PluginClass, config: Mapping[str, Any]
+    name: str, plugin: PluginClass, config: Mapping[str, Any],
+    *, context: Mapping[str, Any] | None = None,
 ) -> ConnectorConfig:
-    """The plugin's config model for a flat config; ConfigError names every bad key."""
+    """The plugin's config model for a flat config; ConfigError names every bad key.
+
+    `context` is pydantic's validation context: what the gateway's own settings impose on
+    every config (e.g. `FILES_ROOT_CONTEXT`).
+    """
     try:
-        return plugin.config_model.model_validate(dict(config))
+        return plugin.config_model.model_validate(dict(config), context=context)
     except ValidationError as exc:
         aliases = _aliases(plugin.config_model)
         problems = tuple(
@@ -204,6 +209,7 @@ def validation_report(
     plugin: PluginClass,
     config: Mapping[str, Any],
     extra_errors: Mapping[str, str] | None = None,
+    *, context: Mapping[str, Any] | None = None,
 ) -> ConfigValidation:
     """Kafka Connect's validate result: every key's definition, value and errors.
 
@@ -213,7 +219,7 @@ def validation_report(
     aliases = _aliases(model)
     errors: dict[str, list[str]] = {k: [v] for k, v in (extra_errors or {}).items()}
     try:
-        model.model_validate(dict(config))
+        model.model_validate(dict(config), context=context)
     except ValidationError as exc:
         for err in exc.errors():
             errors.setdefault(_key_of(err["loc"], aliases), []).append(_reason(err))

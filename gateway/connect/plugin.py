@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr
 from gateway.contracts import AgencyCode
 
 ENTRY_POINT_GROUP = "lgsp.connectors"
+# Key of the validation context that holds the folder file-reading connectors are confined
+# to (a resolved Path); absent, no confinement is checked (trusted callers such as tests).
+FILES_ROOT_CONTEXT = "lgsp.files_root"
 
 
 class ConnectorConfig(BaseModel):

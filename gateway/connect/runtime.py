@@ -32,7 +32,7 @@ from gateway.connect.discovery import (
     parse_config,
     validation_report,
 )
-from gateway.connect.plugin import SourceConnector, looks_secret
+from gateway.connect.plugin import FILES_ROOT_CONTEXT, SourceConnector, looks_secret
 from gateway.connect.secrecy import ConfigSecrets, scrub
 from gateway.connect.status import (
     ConfigValidation,
@@ -58,15 +58,20 @@ from gateway.errors import (
     SecretsError,
 )
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec
-from gateway.logs import get_logger
+from gateway.logs import get_logger, redact_text
 from gateway.metrics import CONNECTOR_STATE
 from gateway.secrets import box_for, is_sealed
-from gateway.settings import Settings
+from gateway.settings import Settings, connector_files_root
 from gateway.topics import Topics
 
 __all__ = ["CONNECTOR_NAME_PATTERN", "ConnectorRuntime"]
 
-CONNECTOR_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
+# 1 to 100 of A-Z a-z 0-9 . _ -, but not "." or "..": a name becomes part of topic names,
+# URLs and file paths. Written without lookaround so every regex engine (pydantic's,
+# JSON Schema validators', the schemathesis generator's) reads it the same way.
+CONNECTOR_NAME_PATTERN = (r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}"
+                          r"|\.[A-Za-z0-9_-][A-Za-z0-9._-]{0,98}"
+                          r"|\.\.[A-Za-z0-9._-]{1,98})$")
 _NAME = re.compile(CONNECTOR_NAME_PATTERN)
 
 _log = get_logger(__name__)
@@ -156,9 +161,11 @@ class ConnectorRuntime:
             [TopicSpec.compacted(t) for t in self._topics.compacted]
         )
         self._known_positions = await self._positions.load()
-        stored = await self._configs.load()
-        for name, value in sorted(stored.items()):
+        stored = await self._configs.snapshot()
+        for name, value in sorted(stored.values.items()):
             self._restore(name, await self._sealed_at_rest(name, value))
+        for name, reason in sorted(stored.unreadable.items()):
+            self._restore_unreadable(name, reason)
 
     async def stop(self) -> None:
         """Stop every connector: cancel and await its task, stop its plugin."""
@@ -194,9 +201,9 @@ class ConnectorRuntime:
         conn = self._find(name)
         cleaned = self._checked(name, config, conn.config)
         catalog = self._plugins()
-        if catalog.resolve(str(cleaned[CONNECTOR_CLASS_KEY])) != _safe_resolve(
-            catalog, conn.plugin_name
-        ):
+        # A connector whose stored config was unreadable has no plugin yet: any goes.
+        if conn.plugin_name and catalog.resolve(str(cleaned[CONNECTOR_CLASS_KEY])) != (
+                _safe_resolve(catalog, conn.plugin_name)):
             raise ConfigError(
                 f"invalid config for connector {name!r}",
                 (FieldProblem(CONNECTOR_CLASS_KEY,
@@ -319,7 +326,8 @@ class ConnectorRuntime:
         given = values.setdefault(CONNECTOR_CLASS_KEY, canonical)
         if _safe_resolve(catalog, str(given)) != canonical:
             extra[CONNECTOR_CLASS_KEY] = f"does not match the plugin being validated ({plugin})"
-        return validation_report(canonical, catalog.get(canonical), values, extra)
+        return validation_report(canonical, catalog.get(canonical), values, extra,
+                                 context=self._validation_context())
 
     def states(self) -> dict[str, ConnectorState]:
         """Current state of every connector (for health and dashboards)."""
@@ -370,7 +378,8 @@ class ConnectorRuntime:
         secret_keys = plugin.config_model.secret_keys()
         self._secrets.refuse_sealed(name, values)
         merged = self._secrets.kept(name, values, previous, secret_keys)
-        parsed = parse_config(name, plugin, self._secrets.resolved_or_problems(name, merged))
+        parsed = parse_config(name, plugin, self._secrets.resolved_or_problems(name, merged),
+                              context=self._validation_context())
         self._check_topic(name, parsed.topic)
         try:
             return self._secrets.sealed(name, merged, secret_keys)
@@ -426,6 +435,10 @@ class ConnectorRuntime:
         _log.info("connector secrets sealed at rest", connector=name)
         return rewritten
 
+    def _validation_context(self) -> dict[str, Any]:
+        """What the gateway's settings impose on every connector config."""
+        return {FILES_ROOT_CONTEXT: connector_files_root(self._settings)}
+
     def _restore(self, name: str, value: Mapping[str, Any]) -> None:
         """Register a connector loaded from the configs topic and start it unless paused."""
         config = value.get("config")
@@ -441,6 +454,19 @@ class ConnectorRuntime:
         else:
             self._launch(conn)
         _log.info("connector restored", connector=name, target_state=conn.target.value)
+
+    def _restore_unreadable(self, name: str, reason: str) -> None:
+        """A connector whose stored config cannot be read: FAILED, with where and why.
+
+        Deleting it, or storing a new config with PUT, replaces the bad record.
+        """
+        if not _NAME.match(name):
+            _log.warning("stored config with an invalid connector name skipped",
+                         name=name[:200], reason=reason)
+            return
+        conn = _Connector(name, {}, TargetState.RUNNING, self._known_positions.get(name))
+        self._connectors[name] = conn
+        self._fail(conn, ConnectorError(f"connector {name!r}: {reason}"))
 
     def _launch(self, conn: _Connector) -> None:
         """Start the connector's task (the caller holds its lock or just created it)."""
@@ -458,7 +484,8 @@ class ConnectorRuntime:
             plugin = self._plugins().get(conn.plugin_name)
             resolved = self._secrets.resolved(conn.name, conn.config)
             conn.secret_values = ConfigSecrets.values(resolved, self._secret_keys_of(conn.config))
-            parsed = parse_config(conn.name, plugin, resolved)
+            parsed = parse_config(conn.name, plugin, resolved,
+                                  context=self._validation_context())
             topic = parsed.topic or self._topics.source(conn.name)
             await self._admin.ensure_topics([TopicSpec(topic, self._partitions)])
             context = RuntimeContext(
@@ -512,10 +539,11 @@ class ConnectorRuntime:
         )
         details = "".join(traceback.format_exception(exc)) if exc.__traceback__ else ""
         # A plugin's exception may quote its own secret (a URL with a token, a bad
-        # header): the status trace and the log get the text with every secret hidden.
+        # header): the status trace (GET /connectors/{name}/status) and the log get the
+        # text with every secret hidden, then redacted like a log line.
         message = scrub(message, conn.secret_values)
         details = scrub(details, conn.secret_values)
-        conn.trace = f"{message}\n{details}".rstrip()
+        conn.trace = redact_text(f"{message}\n{details}".rstrip())
         self._set_state(conn, ConnectorState.FAILED)
         _log.error("connector failed", connector=conn.name, error=message,
                    **({"exception": details.rstrip()} if details else {}))
@@ -535,7 +563,8 @@ class ConnectorRuntime:
 def _check_name(name: str) -> None:
     if not _NAME.fullmatch(name):
         raise ConfigError("invalid connector name", (FieldProblem(
-            "name", f"{name!r} must be 1 to 100 characters of A-Z a-z 0-9 . _ -"),))
+            "name", f"{name[:100]!r} must be 1 to 100 characters of "
+                    "A-Z a-z 0-9 . _ - and not . or .."),))
 
 
 def _safe_resolve(catalog: PluginCatalog, name: str) -> str | None:

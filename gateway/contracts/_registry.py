@@ -16,6 +16,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from gateway.errors import ConfigError, UnknownSchemaError
+from gateway.logs import mark_pii
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
@@ -57,7 +58,11 @@ class SchemaRegistry:
         """Parse every `<name>/v<N>.avsc` below `directory`; ConfigError names a bad file."""
         if not directory.is_dir():
             raise ConfigError(f"schema directory {directory} does not exist")
-        return cls([load_schema_file(p) for p in sorted(directory.glob("*/v*.avsc"))])
+        registry = cls([load_schema_file(p) for p in sorted(directory.glob("*/v*.avsc"))])
+        # Personal data never reaches a log line: what the contracts mark pii, the log
+        # redaction masks by field name.
+        mark_pii(registry.field_names_marked("pii"))
+        return registry
 
     def names(self) -> list[str]:
         """Schema names, sorted."""

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from gateway.errors import KafkaError
 from gateway.kafka._errors import translate, translated
@@ -29,7 +30,9 @@ class Producer:
         linger_ms: int = 5,
         max_batch_size: int = 256 * 1024,
         request_timeout_ms: int = 30_000,
+        max_request_size: int = 1024 * 1024,
     ) -> None:
+        self._max_request_size = max_request_size
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -38,11 +41,22 @@ class Producer:
             linger_ms=linger_ms,
             max_batch_size=max_batch_size,
             request_timeout_ms=request_timeout_ms,
+            max_request_size=max_request_size,
             partitioner=partition_of,
             **current_security().client_kwargs(),
         )
         self._bootstrap = bootstrap_servers
         self._started = False
+
+    @property
+    def max_record_bytes(self) -> int:
+        """The largest record (key, value and headers, encoded) this producer sends."""
+        return self._max_request_size
+
+    @staticmethod
+    def record_size(value: bytes | None, key: bytes | None, headers: Sequence[Header]) -> int:
+        """The size Kafka's client reckons for one record, to compare with the maximum."""
+        return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers)))
 
     async def start(self) -> None:
         """Connect to the cluster; raises KafkaUnavailableError if it cannot be reached."""

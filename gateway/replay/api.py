@@ -36,6 +36,8 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _TAGS = ("replay",)
 _E400 = Body("Malformed filter or body; the message names each bad field.", ErrorResponse)
 _E404 = Body("Unknown transaction id or replay id.", ErrorResponse)
+_E429 = Body("Too many traces and history reads at once; come back after Retry-After "
+             "seconds.", ErrorResponse)
 _DEFAULT_LIMIT = 20
 
 
@@ -45,6 +47,7 @@ def _not_found(message: str) -> web.Response:
 
 def replay_operations(service: ReplayService) -> list[Operation]:
     """The operations, bound to a running `ReplayService`."""
+    bounded = service.reads.limited
 
     async def post_replay(request: web.Request) -> web.Response:
         body = await read_body(request, ReplayRequestBody)
@@ -95,13 +98,16 @@ def replay_operations(service: ReplayService) -> list[Operation]:
             "run re-submits the original records, keeping their transaction ids, to the "
             "replay topic at `rate` per second; the router reconciles each with the "
             "national side before sending. Every run, dry or real, is audited.")),
-        Operation("GET", "/replays", list_replays, "Replay history (audit trail)", {
+        Operation("GET", "/replays", bounded(list_replays), "Replay history (audit trail)", {
             200: Body("Runs, newest first.", list[ReplayRunModel]),
             400: _E400,
-        }, query=(QueryParameter("limit", "How many runs (1-1000, default 20).", "integer"),),
+            429: _E429,
+        }, query=(QueryParameter("limit", "How many runs (1-1000, default 20).", "integer",
+                                 schema={"minimum": 1, "maximum": 1000}),),
             tags=_TAGS),
-        Operation("GET", "/replays/{replay_id}", get_replay, "One replay run", {
+        Operation("GET", "/replays/{replay_id}", bounded(get_replay), "One replay run", {
             200: Body("The run; live counts while this gateway runs it.", ReplayRunModel),
             404: _E404,
+            429: _E429,
         }, tags=_TAGS),
     ]

@@ -172,15 +172,19 @@ async def read_audits(bootstrap_servers: str, topic: str, codec: Codec,
     """The latest audit record of each replay (or of the given replays only)."""
     latest: dict[str, AuditRecord] = {}
     wanted = {r.encode() for r in replay_ids} if replay_ids is not None else None
+    schema = codec.registry.latest(AUDIT_SCHEMA)
 
     def visit(rec: Record) -> None:
         if rec.value is None or (wanted is not None and rec.key not in wanted):
             return
         try:
-            entry = AuditRecord.from_avro(codec.decode(rec.value))
-        except ContractError as exc:
-            _log.warning("undecodable audit record skipped", partition=rec.partition,
-                         offset=rec.offset, error=str(exc))
+            # Read as replay.audit: a record of another schema planted here is refused by
+            # the codec instead of surfacing as a KeyError in from_avro.
+            entry = AuditRecord.from_avro(codec.decode(rec.value, schema))
+        except (ContractError, KeyError, TypeError, ValueError) as exc:
+            _log.warning("undecodable audit record skipped", topic=rec.topic,
+                         partition=rec.partition, offset=rec.offset,
+                         error=f"{type(exc).__name__}: {exc}")
             return
         current = latest.get(entry.replay_id)
         if current is None or entry.recorded_at >= current.recorded_at:

@@ -45,6 +45,12 @@ def source_marker(partition: int, offset: int) -> str:
     return f"{partition}:{offset}"
 
 
+def _count(text: str) -> int | None:
+    """A small non-negative number written by the router, or None for anything else
+    (a planted header such as "²" or ten thousand digits must not break a scan)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def _text(headers: dict[str, bytes], name: str) -> str:
     raw = headers.get(name)
     return raw.decode(errors="replace") if raw is not None else ""
@@ -104,9 +110,9 @@ class DeadLetter:
             service=sys.intern(_text(headers, H_SERVICE)),
             error_class=sys.intern(_text(headers, H_EXCEPTION)),
             message=_text(headers, H_MESSAGE)[:_MESSAGE_CHARS],
-            attempts=int(attempts_text) if attempts_text.isdigit() else 0,
+            attempts=_count(attempts_text) or 0,
             stage=sys.intern(_text(headers, H_STAGE)),
-            http_status=int(status_text) if status_text.isdigit() else None,
+            http_status=_count(status_text),
             failed_topic=sys.intern(_text(headers, H_TOPIC)),
             replay_id=_text(headers, H_REPLAY) or None,
         )

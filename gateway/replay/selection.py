@@ -30,6 +30,7 @@ from gateway.logs import get_logger
 from gateway.replay.deadletters import DeadLetter
 from gateway.replay.filters import ReplayFilter
 from gateway.replay.scan import ScanStats, scan_all
+from gateway.router.outcomes import LEDGER_SCHEMA
 from gateway.topics import Topics
 
 _log = get_logger(__name__)
@@ -166,6 +167,7 @@ async def _delivered(bootstrap_servers: str, topic: str, codec: Codec,
     delivered: set[str] = set()
     positions: dict[TopicPartition, int] = {}
     by_key = {tx.encode(): tx for tx in candidates}
+    ledger_schema = codec.registry.latest(LEDGER_SCHEMA)
 
     def visit(rec: Record) -> None:
         positions[rec.tp] = rec.offset + 1
@@ -173,11 +175,12 @@ async def _delivered(bootstrap_servers: str, topic: str, codec: Codec,
         if tx is None or rec.value is None:
             return
         try:
-            outcome = codec.decode(rec.value).get("outcome")
+            outcome = codec.decode(rec.value, ledger_schema).get("outcome")
         except ContractError as exc:
             # One bad ledger record must not stop a replay; it is named so it gets fixed.
-            _log.warning("undecodable ledger record skipped", partition=rec.partition,
-                         offset=rec.offset, transaction_id=tx, error=str(exc))
+            _log.warning("undecodable ledger record skipped", topic=rec.topic,
+                         partition=rec.partition, offset=rec.offset, transaction_id=tx,
+                         error=str(exc))
             return
         if outcome == "DELIVERED":
             delivered.add(tx)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 
 from gateway.admin import RouteSpec
+from gateway.admin.limits import ReadLimiter
 from gateway.contracts import Codec
 from gateway.errors import ReplayBusyError
 from gateway.kafka import Producer
@@ -38,8 +39,8 @@ class ReplayService:
 
     def __init__(self, settings: Settings, *, producer: Producer, codec: Codec,
                  topics: Topics,
-                 selector: Callable[[ReplayFilter], Awaitable[Selection]] | None = None
-                 ) -> None:
+                 selector: Callable[[ReplayFilter], Awaitable[Selection]] | None = None,
+                 reads: ReadLimiter | None = None) -> None:
         self._bootstrap = settings.bootstrap_servers
         self._topics = topics
         self._codec = codec
@@ -49,6 +50,8 @@ class ReplayService:
         self._runs: OrderedDict[str, ReplayRun] = OrderedDict()
         self._task: asyncio.Task[ReplayRun] | None = None
         self._busy = False
+        # Shared with trace when the gateway passes one: the bound is per gateway.
+        self.reads = reads or ReadLimiter.of(settings)
 
     async def start(self) -> None:
         """Nothing to start: scans open their own readers when asked."""

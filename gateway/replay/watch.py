@@ -20,6 +20,7 @@ from gateway.errors import ContractError
 from gateway.kafka import TopicPartition, TopicReader
 from gateway.logs import get_logger
 from gateway.replay.scan import closing_records
+from gateway.router.outcomes import LEDGER_SCHEMA
 
 _log = get_logger(__name__)
 
@@ -53,6 +54,7 @@ async def watch_outcomes(
     keys = {tx.encode(): tx for tx in ids}
     positions = dict(start)
     deadline = time.monotonic() + timeout_s
+    ledger_schema = codec.registry.latest(LEDGER_SCHEMA)
     reader = TopicReader(bootstrap_servers, client_id="lgsp-replay-watch")
     await reader.start()
     try:
@@ -65,10 +67,11 @@ async def watch_outcomes(
                     if tx is None or rec.value is None:
                         continue
                     try:
-                        datum = codec.decode(rec.value)
+                        datum = codec.decode(rec.value, ledger_schema)
                     except ContractError as exc:
-                        _log.warning("undecodable ledger record skipped", partition=rec.partition,
-                                     offset=rec.offset, error=str(exc))
+                        _log.warning("undecodable ledger record skipped", topic=rec.topic,
+                                     partition=rec.partition, offset=rec.offset,
+                                     error=str(exc))
                         continue
                     if datum.get("replay_id") != replay_id:
                         continue

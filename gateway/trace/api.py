@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.admin import Body, Operation, json_response
+from gateway.admin.limits import ReadLimiter
 from gateway.admin.models import ErrorResponse
 from gateway.errors import ConfigError, FieldProblem
 from gateway.replay.filters import check_transaction_id
@@ -62,8 +63,8 @@ class TraceResponse(_Model):
     replay_ids: list[str]
 
 
-def trace_operations(tracer: Tracer) -> list[Operation]:
-    """The trace operation, bound to a `Tracer`."""
+def trace_operations(tracer: Tracer, reads: ReadLimiter) -> list[Operation]:
+    """The trace operation, bound to a `Tracer`, at most `reads` allows at once."""
 
     async def get_transaction(request: web.Request) -> web.Response:
         transaction_id = request.match_info["transaction_id"]
@@ -75,11 +76,13 @@ def trace_operations(tracer: Tracer) -> list[Operation]:
         return json_response(TraceResponse.model_validate(trace_json(trace)))
 
     return [
-        Operation("GET", "/transactions/{transaction_id}", get_transaction,
+        Operation("GET", "/transactions/{transaction_id}", reads.limited(get_transaction),
                   "Trace a transaction end to end", {
                       200: Body("Ingestion, attempts, dead letters, replays, receipt.",
                                 TraceResponse),
                       400: Body("Malformed transaction id.", ErrorResponse),
                       404: Body("Unknown transaction id.", ErrorResponse),
+                      429: Body("Too many traces and history reads at once; come back "
+                                "after Retry-After seconds.", ErrorResponse),
                   }, tags=("trace",)),
     ]

@@ -33,6 +33,7 @@ from gateway.replay.audit import read_audits
 from gateway.replay.deadletters import DeadLetter
 from gateway.replay.masking import masked as _masked
 from gateway.replay.scan import scan_all
+from gateway.router.outcomes import LEDGER_SCHEMA
 from gateway.topics import Topics
 from gateway.trace.model import (
     EventKind,
@@ -84,15 +85,17 @@ class Tracer:
         ledger: list[dict[str, Any]] = []
         dead: list[DeadLetter] = []
         submissions: list[Submission] = []
+        ledger_schema = self._codec.registry.latest(LEDGER_SCHEMA)
 
         def visit_ledger(rec: Record) -> None:
             if rec.key != key or rec.value is None:
                 return
             try:
-                ledger.append(self._codec.decode(rec.value))
+                ledger.append(self._codec.decode(rec.value, ledger_schema))
             except ContractError as exc:
-                _log.warning("undecodable ledger record skipped", partition=rec.partition,
-                             offset=rec.offset, transaction_id=transaction_id, error=str(exc))
+                _log.warning("undecodable ledger record skipped", topic=rec.topic,
+                             partition=rec.partition, offset=rec.offset,
+                             transaction_id=transaction_id, error=str(exc))
 
         def visit_dead(rec: Record) -> None:
             if rec.header(H_TRANSACTION) == key:

@@ -16,7 +16,7 @@ from gateway.errors import (
     ConnectorNotFoundError,
     UnknownPluginError,
 )
-from gateway.kafka import read_topic
+from gateway.kafka import Producer, read_topic
 from gateway.settings import Settings
 from gateway.topics import Topics
 from tests.connect.fixtures import RuntimeFactory
@@ -325,3 +325,47 @@ async def test_stop_leaves_nothing_running(
     stopped = [ingested(n) for n in names]
     await asyncio.sleep(0.2)  # nothing is left to publish; a leaked task would show here
     assert [ingested(n) for n in names] == stopped
+
+
+async def test_unreadable_stored_records_are_skipped_and_their_connector_fails(
+    runtime_factory: RuntimeFactory, settings: Settings, topics: Topics,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = f"{topics.prefix}good"
+    async with runtime_factory() as rt:
+        await rt.create(good, counter_config())
+        await wait_state(rt, good, RUNNING)
+    producer = Producer(settings.bootstrap_servers)
+    await producer.start()
+    try:
+        for topic, key, value in [
+            (topics.connector_configs, b"planted", b"\xff not JSON"),
+            (topics.connector_configs, b"listy", b"[1, 2]"),
+            (topics.connector_configs, b"\xff\xfe", b'{"name": "x"}'),
+            (topics.connector_offsets, good.encode(), b"{not json"),
+            (topics.connector_offsets, b"other", b"42"),
+        ]:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+    async with runtime_factory() as rt:
+        # Start-up went on: the good connector runs again, the planted ones are FAILED.
+        await wait_state(rt, good, RUNNING)
+        assert sorted(rt.list()) == sorted([good, "listy", "planted"])
+        for name, why in (("planted", "not JSON"), ("listy", "a JSON list, not an object")):
+            status = rt.status(name)
+            assert status.connector.state is FAILED
+            trace = status.connector.trace or ""
+            assert f"topic {topics.connector_configs} partition " in trace, trace
+            assert " offset " in trace and why in trace, trace
+        # A new config replaces the bad record; deleting writes a tombstone.
+        await rt.update_config("listy", counter_config())
+        await wait_state(rt, "listy", RUNNING)
+        await rt.delete("planted")
+    async with runtime_factory() as rt:
+        assert "planted" not in rt.list()
+        await wait_state(rt, "listy", RUNNING)
+    logged = capsys.readouterr()
+    warnings = [ln for ln in (logged.out + logged.err).splitlines()
+                if "unreadable store record skipped" in ln]
+    assert any(topics.connector_offsets in ln for ln in warnings), warnings

@@ -136,6 +136,7 @@ async def test_every_dashboard_and_alert_metric_is_live(
         "LGSP_BOOTSTRAP_SERVERS": kafka.bootstrap,
         "LGSP_TOPIC_PREFIX": topics.prefix,
         "LGSP_LOG_FORMAT": "json",
+        "LGSP_CONNECTOR_FILES__ROOT": str(tmp_path),
         # One attempt, and report lag every second: the series an operator sees during
         # an outage, without waiting out the production retries.
         "LGSP_ROUTER__MAX_ATTEMPTS": "1",

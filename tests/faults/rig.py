@@ -96,6 +96,7 @@ class FaultRig:
         base = loopback_env(
             bootstrap_servers=broker.bootstrap, topic_prefix=self.topics.prefix,
             state_dir=str(workdir / "state"), log_format="json",
+            connector_files__root=str(workdir),
         )
         if secure is not None:
             # Every process (stub, gateway, CLI) gets the broker's TLS/SASL settings.

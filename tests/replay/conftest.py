@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,20 +30,30 @@ def codec() -> Codec:
 async def rig(kafka: BrokerHandle, kafka_admin: KafkaAdmin, topics: Topics, codec: Codec,
               tmp_path: Path) -> AsyncIterator[Rig]:
     """A stub and a whole gateway (router, replay API) on this test's own topics."""
+    async with make_rig(kafka, kafka_admin, topics, codec, tmp_path) as made:
+        yield made
+
+
+@contextlib.asynccontextmanager
+async def make_rig(kafka: BrokerHandle, kafka_admin: KafkaAdmin, topics: Topics, codec: Codec,
+                   tmp_path: Path, **settings_overrides: Any) -> AsyncIterator[Rig]:
+    """The rig, with settings changed by `settings_overrides` (Settings keyword arguments)."""
     # Created first, so the router's pattern subscription has it from the start.
     await kafka_admin.ensure_topics([TopicSpec(topics.source("one-stop"))])
     async with StubServer(StubConfig(data_dir=tmp_path / "stub", port=free_port(),
                                      fsync=False)) as stub:
-        settings = Settings(
-            bootstrap_servers=kafka.bootstrap, topic_prefix=topics.prefix, port=0,
-            state_dir=tmp_path / "state", ndxp=NdxpSettings(url=stub.url),
+        settings = Settings(**{
+            "bootstrap_servers": kafka.bootstrap, "topic_prefix": topics.prefix, "port": 0,
+            "state_dir": tmp_path / "state", "ndxp": NdxpSettings(url=stub.url),
             # Two quick attempts dead-letter fast; a breaker that never opens keeps every
             # failure a plain TransientForwardError and every replay a clean first try.
             # Holding is off: this suite's outages must dead-letter, for replays to replay.
-            router=RouterSettings(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.02,
-                                  breaker_failure_threshold=1_000_000,
-                                  commit_interval_s=0.1, hold_enabled=False),
-        )
+            "router": RouterSettings(max_attempts=2, backoff_initial_s=0.01,
+                                     backoff_max_s=0.02,
+                                     breaker_failure_threshold=1_000_000,
+                                     commit_interval_s=0.1, hold_enabled=False),
+            **settings_overrides,
+        })
         gateway = Gateway(settings)
         await gateway.start()
         producer = Producer(kafka.bootstrap)

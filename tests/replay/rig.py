@@ -85,6 +85,21 @@ class Rig:
                        what=f"{count} dead letters")
         return envelopes
 
+    async def unroutable(self, count: int, *, first: int = 0) -> list[Envelope]:
+        """Publish `count` transactions no route matches; wait until all are dead letters.
+
+        Dead-lettered at once on their own merits (no national-side outage involved), so a
+        replay of them fails again the same way.
+        """
+        before = len(await self.records(self.topics.dead_letter))
+        envelopes = [dossier_envelope(self.codec, n, message_type="test.unrouted")
+                     for n in range(first, first + count)]
+        await publish(self.producer, self.codec, self.source, envelopes)
+        await wait_for(lambda: self.records(self.topics.dead_letter),
+                       lambda recs: len(recs) >= before + count, timeout_s=30,
+                       what=f"{count} dead letters")
+        return envelopes
+
     async def records(self, topic: str) -> list[Record]:
         """Every record of a topic now."""
         return await read_topic(self.bootstrap, topic)

@@ -8,7 +8,7 @@ from contextlib import redirect_stderr
 
 import structlog
 
-from gateway.logs import configure_logging, get_logger
+from gateway.logs import configure_logging, get_logger, reset_logging
 
 
 def test_json_logs_mask_secrets_and_identity_numbers() -> None:
@@ -22,7 +22,7 @@ def test_json_logs_mask_secrets_and_identity_numbers() -> None:
                 applicant={"full_name": "Nguyen Van An", "identity_number": "079203001234"},
             )
     line = json.loads(buffer.getvalue().strip().splitlines()[-1])
-    structlog.reset_defaults()
+    reset_logging()
     text = json.dumps(line)
     assert "079203001234" not in text
     assert "s3cret" not in text
