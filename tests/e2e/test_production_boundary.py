@@ -15,6 +15,7 @@ from devkit.localkafka import free_port
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.support.cli import LGSP
+from tests.support.processes import TEST_CLIENT_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -29,7 +30,7 @@ async def test_a_running_gateway_imported_no_development_module(
     env = {**os.environ, "LGSP_BOOTSTRAP_SERVERS": kafka.bootstrap,
            "LGSP_TOPIC_PREFIX": topics.prefix, "LGSP_PORT": str(port),
            "LGSP_STATE_DIR": str(tmp_path / "state"), "LGSP_LOG_FORMAT": "json",
-           "PYTHONPROFILEIMPORTTIME": "1"}
+           "LGSP_NDXP__CLIENT_SECRET": TEST_CLIENT_SECRET, "PYTHONPROFILEIMPORTTIME": "1"}
     log = tmp_path / "gateway.log"
     with log.open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
