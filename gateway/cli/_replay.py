@@ -40,7 +40,7 @@ from rich.text import Text
 
 from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.cli._text import cell, printable
-from gateway.contracts import Codec, SchemaRegistry
+from gateway.contracts import Codec, load_schemas
 from gateway.errors import KafkaUnavailableError, ReplayError
 from gateway.index import IndexSelector, open_store
 from gateway.kafka import Producer
@@ -184,7 +184,7 @@ class Connection:
 async def connect(args: argparse.Namespace) -> Connection:
     """Settings from options and environment, and the schemas (read off the loop)."""
     settings = settings_from(args, bootstrap_servers=args.bootstrap_servers)
-    registry = await asyncio.to_thread(SchemaRegistry.load, settings.schemas_dir)
+    registry = await asyncio.to_thread(load_schemas, settings.schemas_dir)
     return Connection(settings, Topics(settings.topic_prefix), Codec(registry))
 
 

@@ -1,4 +1,8 @@
-"""An example LGSP connector plugin: one heartbeat report every `interval.ms`."""
+"""An example LGSP connector plugin: one heartbeat every `interval.ms`.
+
+Its message type `example.heartbeat` is the package's own schema (schemas/, declared
+under the `lgsp.schemas` entry-point group).
+"""
 
 from __future__ import annotations
 
@@ -36,14 +40,11 @@ class ExampleConnector(SourceConnector[ExampleConfig]):
             now = datetime.now(UTC)
             await self.context.emit([SourceRecord(
                 source_id=f"beat-{beat}",
-                message_type="reporting.report_submission",
+                message_type="example.heartbeat",
                 payload={
-                    "report_code": "HEARTBEAT",
-                    "period": {"kind": "YEAR", "year": now.year, "number": 1},
-                    "reporting_unit_code": self.config.source_agency_code,
-                    "submitted_at": now,
-                    "rows": [{"code": "beat", "value": float(beat), "unit": "count"}],
-                    "source_file": f"beat-{beat}",
+                    "beat": beat,
+                    "unit_code": self.config.source_agency_code,
+                    "beaten_at": now,
                 },
                 business_key="heartbeat",
                 occurred_at=now,
