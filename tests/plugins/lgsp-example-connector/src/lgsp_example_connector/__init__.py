@@ -7,6 +7,7 @@ under the `lgsp.schemas` entry-point group).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -31,6 +32,8 @@ class ExampleConnector(SourceConnector[ExampleConfig]):
     source_system: ClassVar[str] = "example"
     config_model: ClassVar[type[ExampleConfig]] = ExampleConfig
     description: ClassVar[str] = "Heartbeat reports at a fixed interval (example plugin)."
+    # Where heartbeats go unless the gateway's settings route them elsewhere.
+    default_routes: ClassVar[Mapping[str, str]] = {"example.heartbeat": "QG.HTBC.NOPBAOCAO"}
 
     async def run(self) -> None:
         """Emit, commit, sleep; until cancelled."""
