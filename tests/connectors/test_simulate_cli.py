@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from connectors.one_stop import OneStopConnector
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 from tests.support.cli import LGSP, lgsp
 
 SECRET = "cli-smoke-webhook-secret"

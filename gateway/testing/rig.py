@@ -1,6 +1,6 @@
 """Run a connector plugin the way the runtime does, without the runtime.
 
-The real `RuntimeContext`, `CompactedStore` and `Producer` against the session broker,
+The real `RuntimeContext`, `CompactedStore` and `Producer` against a real broker,
 with a source topic and an offsets topic unique to the test. The connector runs as an
 owned task: `stop` cancels it, awaits it and calls the plugin's `stop`, and a connector
 that raised (FAILED) surfaces its error in the test.
@@ -20,8 +20,8 @@ from gateway.connect.store import CompactedStore
 from gateway.contracts import Codec, Envelope
 from gateway.headers import H_TRANSACTION
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec, read_topic
+from gateway.testing.waiting import wait_for
 from gateway.topics import Topics
-from tests.support.waiting import wait_for
 
 PluginClass = type[SourceConnector[Any]]
 
