@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from connectors.one_stop.connector import OneStopConnector
 from devkit.simulators.ioffice import IOfficeSimulator
+from devkit.simulators.json_list import ReportPortalSimulator, portal_connector_config
 from devkit.simulators.one_stop import DossierEventSender
 from devkit.simulators.reporting import ReportWriter
 from gateway.testing.rig import Running
@@ -141,3 +142,32 @@ class ReportingHarness:
 def _webhook(running: Running) -> str:
     assert isinstance(running.connector, OneStopConnector)
     return running.connector.webhook_url
+
+
+class RestPollHarness:
+    """Submissions added to the simulated report portal, read by a JSON-only config."""
+
+    message_type: ClassVar[str] = "reporting.report_submission"
+    bad_values: ClassVar[Mapping[str, Any]] = {
+        "page.size": 0, "cursor.field": "a..b", "message.type": "no.such.type",
+        "payload.mapping": {"no_such_field": "id"},
+    }
+
+    def __init__(self) -> None:
+        self.sim = ReportPortalSimulator(seed=13, token=IOFFICE_TOKEN)
+
+    async def open(self, tmp_path: Path) -> None:
+        await self.sim.start()
+
+    async def close(self) -> None:
+        await self.sim.stop()
+
+    def config(self) -> dict[str, Any]:
+        return portal_connector_config(self.sim.list_url, AGENCY, token=IOFFICE_TOKEN)
+
+    async def feed(self, running: Running, count: int) -> None:
+        self.sim.generate(count)
+
+    async def redeliver(self, running: Running) -> None:
+        # Nothing to do: a connector started from an older position reads them again.
+        return None

@@ -200,6 +200,10 @@ def _class_path(cls: type) -> str:
 # plugin's `config_model` is what says which keys and values it accepts.
 
 CONNECTOR_CLASS_KEY = "connector.class"
+SCHEMAS_CONTEXT_KEY = "schemas"
+"""Config models find the gateway's SchemaRegistry under this key of pydantic's validation
+context (`info.context`), to check a value against the contracts (a message type, a field
+mapping); it is absent when a model is validated on its own."""
 _COMMON_GROUP = "Common"
 
 

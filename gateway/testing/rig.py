@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.connect.context import RuntimeContext
+from gateway.connect.discovery import SCHEMAS_CONTEXT_KEY
 from gateway.connect.plugin import ConnectorConfig, SourceConnector, SourceContext
 from gateway.connect.store import CompactedStore
 from gateway.contracts import Codec, Envelope
@@ -95,7 +96,8 @@ class Rig:
         test's own SourceContext (delaying or failing emits) around the real one.
         """
         await self.prepare(name)
-        parsed: ConnectorConfig = plugin.config_model.model_validate(dict(config))
+        parsed: ConnectorConfig = plugin.config_model.model_validate(
+            dict(config), context={SCHEMAS_CONTEXT_KEY: self.codec.registry})
         start_at = await self.committed(name) if position is True else position
         context = RuntimeContext(
             name=name, source_system=plugin.source_system, config=parsed,
