@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 
@@ -89,5 +90,11 @@ async def test_a_json_list_reaches_the_national_stub_once_each(
             assert line.startswith("lgsp: error: invalid config for connector 'bad-portal': "
                                    "payload.mapping: "), line
             assert "'reprot_code' not a field of reporting.report_submission" in line
+            async with aiohttp.ClientSession() as session, session.post(
+                f"{admin}/connectors", json={"name": "bad-portal", "config": bad}
+            ) as resp:
+                answer = await resp.json()
+            assert (resp.status, answer["error_code"]) == (400, 400)
+            assert "payload.mapping: " in answer["message"]
     finally:
         await portal.stop()
