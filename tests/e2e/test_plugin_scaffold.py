@@ -81,6 +81,11 @@ async def test_a_generated_plugin_passes_its_tests_and_delivers_once_each(
                   env=test_env, timeout=300)
     assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
     assert "7 passed" in tested.stdout, tested.stdout[-2000:]
+    # Clean as generated under the settings its pyproject carries (strict mypy).
+    linted = _run(python, "-m", "ruff", "check", "--no-cache", ".", cwd=package)
+    assert linted.returncode == 0, linted.stdout[-2000:]
+    typed = _run(python, "-m", "mypy", "--no-incremental", cwd=package, timeout=300)
+    assert typed.returncode == 0, typed.stdout[-2000:]
 
     # A gateway run from that environment, the stub, the plugin's fake source system.
     catalogue = json.dumps([{"code": SERVICE, "name": "Cấp phép tần số vô tuyến điện",
