@@ -2,7 +2,8 @@
 
 Start order (stop is the exact reverse, each part awaited):
 
-1. the Avro contracts (`load_schemas`: settings.schemas_dir and every plugin's schemas),
+1. the Avro contracts (`load_gated_schemas`: settings.schemas_dir and every plugin's
+   schemas; a breaking change between versions refuses the start),
 2. one shared idempotent `Producer` and a `KafkaAdmin`; the system topics are created,
 3. the `ConnectorRuntime` (stored connectors start from their positions),
 4. the additional services (the router) built by the `services` factory,
@@ -25,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 from gateway.admin import AdminServer, RouteSpec, build_admin_app
 from gateway.admin.limits import ReadLimiter
 from gateway.connect import ConnectorRuntime, PluginCatalog, discover_plugins
-from gateway.contracts import Codec, load_schemas
+from gateway.contracts import Codec, load_gated_schemas
 from gateway.errors import KafkaError, KafkaUnavailableError
 from gateway.index import IndexService
 from gateway.kafka import KafkaAdmin, Producer, use_security
@@ -247,7 +248,7 @@ class Gateway:
                   topic_prefix=settings.topic_prefix)
         # The Kafka clients made below (and by the services) use the settings' TLS/SASL.
         use_security(settings.kafka)
-        registry = await asyncio.to_thread(load_schemas, settings.schemas_dir)
+        registry = await asyncio.to_thread(load_gated_schemas, settings.schemas_dir)
         codec = Codec(registry)
         # Importing plugin modules is blocking work: keep it off the event loop.
         plugins = self._plugins

@@ -13,6 +13,7 @@ from gateway.contracts._registry import SchemaRegistry, SchemaVersion
 from gateway.contracts._sources import (
     SCHEMAS_ENTRY_POINT_GROUP,
     SchemaSource,
+    load_gated_schemas,
     load_schemas,
     load_sources,
     plugin_schema_sources,
@@ -33,6 +34,7 @@ __all__ = [
     "SchemaVersion",
     "check_compatibility",
     "is_agency_code",
+    "load_gated_schemas",
     "load_schemas",
     "load_sources",
     "new_transaction_id",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
+from gateway.contracts._compatibility import check_compatibility
 from gateway.contracts._registry import SchemaRegistry, SchemaVersion, load_schema_file
 from gateway.errors import ConfigError
 
@@ -64,6 +65,24 @@ def load_schemas(built_in: Path, found: Iterable[EntryPoint] | None = None) -> S
     (imports and file reads): call it off the event loop.
     """
     return load_sources(schema_sources(built_in, found))
+
+
+def load_gated_schemas(
+    built_in: Path, found: Iterable[EntryPoint] | None = None
+) -> SchemaRegistry:
+    """`load_schemas`, refusing a set with a breaking change between versions of a schema.
+
+    What a process that writes records loads (`lgsp run`, `lgsp replay`): a plugin's new
+    version that cannot read its older data must stop it, not corrupt the topics. One
+    line names the first breaking change; `lgsp schemas check` lists them all.
+    """
+    registry = load_schemas(built_in, found)
+    breakages = check_compatibility(registry)
+    if breakages:
+        more = f" (and {len(breakages) - 1} more)" if len(breakages) > 1 else ""
+        raise ConfigError(f"breaking schema change: {breakages[0]}{more}; "
+                          "`lgsp schemas check` lists every one")
+    return registry
 
 
 def load_sources(sources: Sequence[SchemaSource]) -> SchemaRegistry:

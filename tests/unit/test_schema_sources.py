@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.contracts import SchemaSource, load_schemas, load_sources
+from gateway.contracts import SchemaSource, load_gated_schemas, load_schemas, load_sources
 from gateway.errors import ConfigError
 from gateway.settings import Settings
 
@@ -65,3 +65,25 @@ def test_an_entry_point_to_nothing_is_one_error_naming_it() -> None:
     found = [EntryPoint("ghost", "no_such_package_anywhere.schemas", "lgsp.schemas")]
     with pytest.raises(ConfigError, match=r"entry point ghost = 'no_such_package_anywhere"):
         load_schemas(BUILT_IN, found)
+
+
+def test_a_plugins_breaking_version_refuses_a_writing_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "site" / "kit_breaking_plugin"
+    (package / "schemas").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    _folder(package / "schemas", "radio.licence")
+    # v2 adds a field without a default: v2 cannot read v1's data.
+    v2 = {**_SCHEMA, "fields": [*_SCHEMA["fields"], {"name": "band_mhz", "type": "double"}]}
+    (package / "schemas" / "radio.licence" / "v2.avsc").write_text(json.dumps(v2))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    found = [EntryPoint("radio", "kit_breaking_plugin.schemas", "lgsp.schemas")]
+    assert load_schemas(BUILT_IN, found).latest("radio.licence").version == 2
+    with pytest.raises(ConfigError) as caught:
+        load_gated_schemas(BUILT_IN, found)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("breaking schema change: radio.licence: v2 cannot read v1 data: "
+                              "field band_mhz")
+    assert message.endswith("`lgsp schemas check` lists every one")
