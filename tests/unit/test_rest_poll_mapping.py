@@ -66,3 +66,8 @@ def test_a_record_without_a_mapped_value_names_the_field_and_path() -> None:
         config.field_mapping.apply({k: v for k, v in RECORD.items() if k != "form"})
     with pytest.raises(MappingError, match="field submitted_at: 'yesterday' is not a timestamp"):
         config.field_mapping.apply({**RECORD, "sent_at": "yesterday"})
+
+
+def test_the_api_token_is_a_secret_key() -> None:
+    # Shown as [hidden] everywhere, sealed at rest, ${env:..} / ${file:..} references allowed.
+    assert RestPollConfig.secret_keys() == frozenset({"api.token"})
