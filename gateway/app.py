@@ -2,7 +2,8 @@
 
 Start order (stop is the exact reverse, each part awaited):
 
-1. the Avro contracts (`SchemaRegistry.load(settings.schemas_dir)`),
+1. the Avro contracts (`load_gated_schemas`: settings.schemas_dir and every plugin's
+   schemas; a breaking change between versions refuses the start),
 2. one shared idempotent `Producer` and a `KafkaAdmin`; the system topics are created,
 3. the `ConnectorRuntime` (stored connectors start from their positions),
 4. the additional services (the router) built by the `services` factory,
@@ -24,14 +25,16 @@ from typing import Any, Protocol, runtime_checkable
 
 from gateway.admin import AdminServer, RouteSpec, build_admin_app
 from gateway.admin.limits import ReadLimiter
-from gateway.connect import ConnectorRuntime, PluginCatalog
-from gateway.contracts import Codec, SchemaRegistry
+from gateway.connect import ConnectorRuntime, PluginCatalog, discover_plugins
+from gateway.contracts import Codec, load_gated_schemas
 from gateway.errors import KafkaError, KafkaUnavailableError
 from gateway.index import IndexService
 from gateway.kafka import KafkaAdmin, Producer, use_security
 from gateway.logs import get_logger
 from gateway.metrics import KAFKA_READY
+from gateway.ndxp.catalogue import catalogue_from
 from gateway.replay import ReplayService
+from gateway.router.routing import unlisted_services, with_plugin_routes
 from gateway.router.service import RouterService
 from gateway.settings import Settings
 from gateway.topics import Topics
@@ -245,8 +248,13 @@ class Gateway:
                   topic_prefix=settings.topic_prefix)
         # The Kafka clients made below (and by the services) use the settings' TLS/SASL.
         use_security(settings.kafka)
-        registry = await asyncio.to_thread(SchemaRegistry.load, settings.schemas_dir)
+        registry = await asyncio.to_thread(load_gated_schemas, settings.schemas_dir)
         codec = Codec(registry)
+        # Importing plugin modules is blocking work: keep it off the event loop.
+        plugins = self._plugins
+        if plugins is None:
+            plugins = await asyncio.to_thread(discover_plugins)
+        settings = self._with_plugin_routes(settings, plugins)
 
         producer = Producer(settings.bootstrap_servers, client_id="lgsp-gateway")
         await _connect(producer.start(), settings.bootstrap_servers)
@@ -261,7 +269,7 @@ class Gateway:
         runtime: ConnectorRuntime | None = None
         if "connectors" in settings.roles:
             runtime = ConnectorRuntime(settings, producer=producer, admin=admin, codec=codec,
-                                       plugins=self._plugins)
+                                       plugins=plugins)
             await runtime.start()
             stack.push_async_callback(runtime.stop)
             self._runtime = runtime
@@ -284,6 +292,22 @@ class Gateway:
 
         probe = asyncio.create_task(self._probe_kafka(admin), name="gateway-kafka-probe")
         stack.push_async_callback(_cancel_and_wait, probe)
+
+    @staticmethod
+    def _with_plugin_routes(settings: Settings, plugins: PluginCatalog) -> Settings:
+        """Settings whose routes include the plugins' defaults; warns of unlisted services."""
+        router = with_plugin_routes(settings.router, plugins.default_routes())
+        if "router" in settings.roles:
+            unlisted = unlisted_services(router.routes, catalogue_from(settings.catalogue))
+            if unlisted:
+                # Every transaction routed there would dead-letter as an unknown service.
+                _log.warning(
+                    "routes to national services the catalogue does not list",
+                    services=unlisted,
+                    hint="fix the route, or add the service under [[catalogue.services]] "
+                    "(LGSP_CATALOGUE__SERVICES) if NDXP offers it",
+                )
+        return settings.model_copy(update={"router": router})
 
     def _kafka_down(self) -> None:
         self._kafka_ok = False

@@ -8,8 +8,11 @@ given with `--config`, then the defaults below.
 from __future__ import annotations
 
 __all__ = [
+    "BUILT_IN_ROUTES",
     "DEFAULT_CLIENT_SECRET",
     "BrokerSettings",
+    "CatalogueEntry",
+    "CatalogueSettings",
     "IndexSettings",
     "KafkaSettings",
     "NdxpSettings",
@@ -18,10 +21,12 @@ __all__ = [
     "Settings",
     "StubSettings",
     "load_settings",
+    "merge_routes",
     "router_group",
 ]
 
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,6 +47,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.contracts import AgencyCode
 from gateway.errors import ConfigError, FieldProblem
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +115,32 @@ class RouteRule(_Section):
     source_system: str | None = None
     service: str
 
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """What a rule routes: a later rule with the same key replaces an earlier one."""
+        return (self.message_type, self.source_system)
+
+
+BUILT_IN_ROUTES: tuple[RouteRule, ...] = (
+    RouteRule(message_type="ioffice.document", service="QG.VBDT.GUINHAN"),
+    RouteRule(message_type="onestop.dossier_event", service="QG.DVCQG.DONGBOHOSO"),
+    RouteRule(message_type="reporting.report_submission", service="QG.HTBC.NOPBAOCAO"),
+)
+"""The built-in connectors' message types and where they go."""
+
+
+def merge_routes(*layers: Sequence[RouteRule]) -> list[RouteRule]:
+    """Routes of several layers, later layers winning per (message type, source system).
+
+    Defaults first (built-in, then plugins'), settings last: a configured route adds to
+    or overrides the defaults for its message type instead of replacing the whole table.
+    """
+    merged: dict[tuple[str, str | None], RouteRule] = {}
+    for layer in layers:
+        for rule in layer:
+            merged[rule.key] = rule
+    return list(merged.values())
+
 
 class RouterSettings(_Section):
     """How the router forwards, retries and protects national services."""
@@ -141,12 +173,17 @@ class RouterSettings(_Section):
         description="recent deliveries kept to answer re-published copies without resending",
     )
     routes: list[RouteRule] = Field(
-        default_factory=lambda: [
-            RouteRule(message_type="ioffice.document", service="QG.VBDT.GUINHAN"),
-            RouteRule(message_type="onestop.dossier_event", service="QG.DVCQG.DONGBOHOSO"),
-            RouteRule(message_type="reporting.report_submission", service="QG.HTBC.NOPBAOCAO"),
-        ]
+        default_factory=list, validate_default=True,
+        description="routes added to (or overriding, per message type and source system) the "
+        "built-in routes; `lgsp run` adds installed plugins' default routes beneath these",
     )
+
+    @field_validator("routes")
+    @classmethod
+    def _over_built_in(cls, value: list[RouteRule]) -> list[RouteRule]:
+        # Configured routes layer over the built-in ones: a file naming one new message
+        # type must not silently drop the routes of the three built-in connectors.
+        return merge_routes(BUILT_IN_ROUTES, value)
 
 
 DEFAULT_CLIENT_SECRET = "change-me"  # noqa: S105 - the documented placeholder, refused by lgsp run
@@ -235,6 +272,28 @@ class IndexSettings(_Section):
     pool_size: int = Field(default=4, ge=1, le=100)
 
 
+class CatalogueEntry(_Section):
+    """A national service added to the catalogue (or replacing a listed one by code)."""
+
+    code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,63}$",
+                      description="service code, e.g. QG.TANSO.CAPPHEP")
+    name: str = Field(min_length=1)
+    owner_agency_code: AgencyCode
+    owner_name: str = ""
+    accepts_batch: bool = False
+
+
+class CatalogueSettings(_Section):
+    """The national services NDXP offers: the built-in list plus `services`.
+
+    The gateway warns at start-up about a route to a code not listed here; the stub
+    accepts only listed codes, so a newly connected system is tested end to end by adding
+    its service here (e.g. `LGSP_CATALOGUE__SERVICES='[{"code": ...}]'`).
+    """
+
+    services: list[CatalogueEntry] = Field(default_factory=list)
+
+
 Role = Literal["connectors", "router"]
 ALL_ROLES: tuple[Role, ...] = ("connectors", "router")
 
@@ -297,6 +356,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     connector_files: ConnectorFilesSettings = Field(default_factory=ConnectorFilesSettings)
     expensive_reads: ExpensiveReadSettings = Field(default_factory=ExpensiveReadSettings)
+    catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
 
     @field_validator("roles", mode="before")
     @classmethod

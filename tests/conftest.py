@@ -35,6 +35,12 @@ async def kafka(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Broke
 
 
 @pytest.fixture(scope="session")
+def lgsp_bootstrap(kafka: BrokerHandle) -> str:
+    """The contract kit's broker (gateway.testing) is the session's: one broker, not two."""
+    return kafka.bootstrap
+
+
+@pytest.fixture(scope="session")
 async def kafka_admin(kafka: BrokerHandle) -> AsyncIterator[KafkaAdmin]:
     """An admin client on the session broker."""
     admin = KafkaAdmin(kafka.bootstrap)

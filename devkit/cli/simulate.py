@@ -1,8 +1,10 @@
-"""`lgsp simulate ioffice|one-stop|reporting`: the provincial systems, simulated for real.
+"""`lgsp simulate ioffice|one-stop|reporting|report-portal`: provincial systems, for real.
 
 - `ioffice` serves the iOffice document API and adds documents at a rate until Ctrl-C.
 - `one-stop` pushes signed dossier events to a webhook, prints one summary line, exits.
 - `reporting` writes report export files into a drop folder, prints a summary, exits.
+- `report-portal` serves a JSON list of report submissions (what `rest-poll` reads) and
+  can write the connector's JSON config for it, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from pathlib import Path
 
 from devkit.simulators.ioffice import IOfficeSimulator
+from devkit.simulators.json_list import ReportPortalSimulator, portal_connector_config
 from devkit.simulators.one_stop import DossierEventSender
 from devkit.simulators.reporting import ReportWriter
 from gateway.cli._base import CommandParser
@@ -25,7 +29,7 @@ from gateway.errors import ConfigError
 def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     """Add `lgsp simulate ...`."""
     simulate = sub.add_parser(
-        "simulate", help="simulate a provincial system (iOffice, one-stop, reporting)",
+        "simulate", help="simulate a provincial system (iOffice, one-stop, reporting, ...)",
         description="Real simulators of the province's systems for demos, tests and benchmarks.")
     systems = simulate.add_subparsers(dest="system", metavar="SYSTEM", required=True)
 
@@ -92,6 +96,23 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     reporting.add_argument("--seed", type=int, default=None, help="random seed")
     reporting.set_defaults(handler=_reporting)
 
+    portal = systems.add_parser(
+        "report-portal", help="serve a JSON list of report submissions (for rest-poll)",
+        description="Serve GET /api/v2/submissions?after=&limit= (a JSON list paged by a "
+        "change sequence: what the generic rest-poll connector reads), "
+        "POST /api/v2/submissions/generate and GET /api/v2/stats until Ctrl-C or SIGTERM. "
+        "Set LGSP_PORTAL_TOKEN to require that bearer token.")
+    portal.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    portal.add_argument("--port", type=port, default=8097,
+                        help="port (default 8097; 0 picks one)")
+    portal.add_argument("--count", type=positive_int, default=20,
+                        help="submissions to start with (default 20)")
+    portal.add_argument("--seed", type=int, default=None, help="random seed")
+    portal.add_argument("--config-out", type=Path, default=None, metavar="FILE.json",
+                        help="write a rest-poll connector config for this portal, for "
+                        "`lgsp connectors create --file FILE.json`")
+    portal.set_defaults(handler=_report_portal)
+
 
 async def _ioffice(args: argparse.Namespace) -> int:
     simulator = IOfficeSimulator(
@@ -135,6 +156,29 @@ async def _reporting(args: argparse.Namespace) -> int:
     files = await writer.write(args.count, rate=args.rate or None)
     print(f"files={len(files)} reports={sum(f.reports for f in files if not f.malformed)} "
           f"malformed={sum(f.malformed for f in files)} dir={directory}")
+    return 0
+
+
+async def _report_portal(args: argparse.Namespace) -> int:
+    token = os.environ.get("LGSP_PORTAL_TOKEN")
+    simulator = ReportPortalSimulator(args.host, args.port, seed=args.seed, token=token)
+    await simulator.start()
+    try:
+        simulator.generate(args.count)
+        if args.config_out is not None:
+            # Without the token: a file is no place for it (add api.token when creating).
+            config = {"name": "report-portal", "config": portal_connector_config(
+                simulator.list_url, "000.00.00.H12")}
+            await asyncio.to_thread(args.config_out.write_text,
+                                    json.dumps(config, ensure_ascii=False, indent=2) + "\n")
+            print(f"wrote {args.config_out}" + (" (add api.token: LGSP_PORTAL_TOKEN is set)"
+                                                 if token else ""), flush=True)
+        print(f"report portal simulator serving {simulator.list_url} "
+              "(Ctrl-C or SIGTERM stops it)", flush=True)
+        await _until_terminated()
+    finally:
+        await simulator.stop()
+    print(f"records={len(simulator.records)}")
     return 0
 
 

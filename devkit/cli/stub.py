@@ -15,6 +15,7 @@ from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.cli._types import port, positive_int
 from gateway.gc_tuning import freeze_startup_objects, relax_collector
 from gateway.logs import get_logger
+from gateway.ndxp.catalogue import catalogue_from
 
 _log = get_logger(__name__)
 
@@ -102,6 +103,7 @@ def _config(args: argparse.Namespace) -> StubConfig:
         tls_cert=cert,
         tls_key=cert_key,
         tls_client_ca=client_ca,
+        catalogue=catalogue_from(settings.catalogue),
     )
 
 

@@ -16,7 +16,7 @@ from devkit.stub.stats import Stats
 from devkit.stub.store import IdempotencyStore
 from gateway.logs import get_logger
 from gateway.metrics import STUB, render
-from gateway.ndxp.catalogue import CATALOGUE
+from gateway.ndxp.catalogue import Catalogue
 from gateway.ndxp.wire import (
     FAULTS_PATH,
     HEALTHZ_PATH,
@@ -29,14 +29,17 @@ from gateway.ndxp.wire import (
 from gateway.settings import problems_from
 
 _log = get_logger(__name__)
-# The catalogue never changes while the stub runs: serialise it once.
-_SERVICES_BODY = orjson.dumps({"services": [service.as_json() for service in CATALOGUE]})
 
 
 class AdminRoutes:
     """Handlers that observe and steer the stub rather than exchange data."""
 
-    def __init__(self, store: IdempotencyStore, stats: Stats, faults: Faults) -> None:
+    def __init__(
+        self, store: IdempotencyStore, stats: Stats, faults: Faults, catalogue: Catalogue
+    ) -> None:
+        # The catalogue never changes while the stub runs: serialise it once.
+        self._services_body = orjson.dumps(
+            {"services": [service.as_json() for service in catalogue]})
         self._store = store
         self._stats = stats
         self._faults = faults
@@ -73,7 +76,7 @@ class AdminRoutes:
 
     async def services(self, _request: web.Request) -> web.Response:
         """The catalogue of national services."""
-        return web.Response(body=_SERVICES_BODY, content_type="application/json")
+        return web.Response(body=self._services_body, content_type="application/json")
 
     async def healthz(self, _request: web.Request) -> web.Response:
         """Alive: the process answers HTTP."""

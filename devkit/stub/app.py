@@ -35,8 +35,8 @@ def build_app(config: StubConfig) -> web.Application:
     store = IdempotencyStore(Journal(config.data_dir, fsync=config.fsync))
     stats = Stats(store.unique_by_service)
     faults = Faults()
-    meter = Meter()
-    intake = Intake(store, stats, meter, max_batch=config.max_batch)
+    meter = Meter(config.catalogue)
+    intake = Intake(store, stats, meter, config.catalogue, max_batch=config.max_batch)
     app = web.Application(client_max_size=_MAX_BODY)
     app[STORE] = store
     ExchangeRoutes(
@@ -46,7 +46,7 @@ def build_app(config: StubConfig) -> web.Application:
         faults,
         meter,
     ).add_to(app)
-    AdminRoutes(store, stats, faults).add_to(app)
+    AdminRoutes(store, stats, faults, config.catalogue).add_to(app)
     app.cleanup_ctx.append(_store_lifecycle(store, config.shutdown_timeout_s))
     return app
 

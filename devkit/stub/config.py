@@ -8,6 +8,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.ndxp.catalogue import BUILT_IN_CATALOGUE, Catalogue
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 """A client network on the allow-list."""
 
@@ -36,6 +38,8 @@ class StubConfig:
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     """When set, clients must present a certificate signed by this CA (mTLS)."""
+    catalogue: Catalogue = BUILT_IN_CATALOGUE
+    """The services it accepts: the built-in ones plus those settings add."""
 
     def __repr__(self) -> str:
         # Never let the secret reach a log line or a traceback through repr().

@@ -26,7 +26,7 @@ from devkit.stub.metering import (
 from devkit.stub.stats import Stats
 from devkit.stub.store import IdempotencyStore, KeyConflictError, StoreUnavailableError
 from devkit.stub.validation import InvalidTransactionError, request_id_of
-from gateway.ndxp.catalogue import find_service
+from gateway.ndxp.catalogue import Catalogue
 from gateway.ndxp.wire import HTTP_STATUS, IDEMPOTENCY_KEY, ResultCode
 
 
@@ -47,8 +47,10 @@ class Intake:
     """Accepts single and batched transactions for the catalogued national services."""
 
     def __init__(
-        self, store: IdempotencyStore, stats: Stats, meter: Meter, *, max_batch: int
+        self, store: IdempotencyStore, stats: Stats, meter: Meter, catalogue: Catalogue, *,
+        max_batch: int,
     ) -> None:
+        self._catalogue = catalogue
         self._store = store
         self._stats = stats
         self._meter = meter
@@ -62,7 +64,7 @@ class Intake:
 
     async def one(self, service: str, idempotency_key: str | None, raw: bytes) -> Answer:
         """One transaction: 200 with a receipt (maybe a duplicate's), or a coded refusal."""
-        if find_service(service) is None:
+        if self._catalogue.find(service) is None:
             return self.refuse(service, ResultCode.SERVICE_UNKNOWN, _unknown(service))
         if not idempotency_key:
             return self.refuse(service, ResultCode.DATA_INCORRECT,
@@ -84,7 +86,7 @@ class Intake:
 
         A lookup is a question, not a transaction: it is not counted in the stats.
         """
-        if find_service(service) is None:
+        if self._catalogue.find(service) is None:
             self._meter.request(service, ResultCode.SERVICE_UNKNOWN.value)
             return refusal(ResultCode.SERVICE_UNKNOWN, _unknown(service))
         try:
@@ -101,7 +103,7 @@ class Intake:
 
     async def batch(self, service: str, raw: bytes) -> Answer:
         """A batch: 200 with one result per transaction, or a refusal of the whole batch."""
-        entry = find_service(service)
+        entry = self._catalogue.find(service)
         if entry is None:
             return self.refuse(service, ResultCode.SERVICE_UNKNOWN, _unknown(service),
                                batch_size(raw))

@@ -19,7 +19,7 @@ __all__ = [
 from prometheus_client import Counter, Histogram
 
 from gateway.metrics import STUB_DUPLICATES, STUB_REQUEST_DURATION, STUB_REQUESTS
-from gateway.ndxp.catalogue import find_service
+from gateway.ndxp.catalogue import BUILT_IN_CATALOGUE, Catalogue
 
 RESULT_ACCEPTED = "accepted"
 RESULT_DUPLICATE = "duplicate"
@@ -29,15 +29,16 @@ RESULT_NOT_FOUND = "not_found"
 _UNKNOWN_SERVICE = "unknown"
 
 
-def service_label(service: str) -> str:
+def service_label(service: str, catalogue: Catalogue = BUILT_IN_CATALOGUE) -> str:
     """The `service` label value for a requested service code."""
-    return service if find_service(service) is not None else _UNKNOWN_SERVICE
+    return service if catalogue.find(service) is not None else _UNKNOWN_SERVICE
 
 
 class Meter:
     """Records requests, duplicates and answer times of the stub."""
 
-    def __init__(self) -> None:
+    def __init__(self, catalogue: Catalogue = BUILT_IN_CATALOGUE) -> None:
+        self._catalogue = catalogue
         self._requests: dict[tuple[str, str], Counter] = {}
         self._duplicates: dict[str, Counter] = {}
         self._durations: dict[str, Histogram] = {}
@@ -45,7 +46,7 @@ class Meter:
     def request(self, service: str, result: str, count: int = 1) -> None:
         """`count` requests for `service` ended with `result`: a result code, or
         `accepted` / `duplicate` for transactions, `found` / `not_found` for lookups."""
-        key = (service_label(service), result)
+        key = (service_label(service, self._catalogue), result)
         child = self._requests.get(key)
         if child is None:
             child = self._requests[key] = STUB_REQUESTS.labels(*key)
@@ -59,7 +60,7 @@ class Meter:
 
     def duration(self, service: str, seconds: float) -> None:
         """One request for `service` was answered after `seconds`."""
-        label = service_label(service)
+        label = service_label(service, self._catalogue)
         child = self._durations.get(label)
         if child is None:
             child = self._durations[label] = STUB_REQUEST_DURATION.labels(label)

@@ -40,7 +40,7 @@ from rich.text import Text
 
 from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.cli._text import cell, printable
-from gateway.contracts import Codec, SchemaRegistry
+from gateway.contracts import Codec, load_gated_schemas, load_schemas
 from gateway.errors import KafkaUnavailableError, ReplayError
 from gateway.index import IndexSelector, open_store
 from gateway.kafka import Producer
@@ -181,10 +181,15 @@ class Connection:
     codec: Codec
 
 
-async def connect(args: argparse.Namespace) -> Connection:
-    """Settings from options and environment, and the schemas (read off the loop)."""
+async def connect(args: argparse.Namespace, *, gated: bool = True) -> Connection:
+    """Settings from options and environment, and the schemas (read off the loop).
+
+    `gated`: refuse schemas with a breaking change (replay writes); a reader (trace)
+    takes them as they are, so a broken deployment can still be looked into.
+    """
     settings = settings_from(args, bootstrap_servers=args.bootstrap_servers)
-    registry = await asyncio.to_thread(SchemaRegistry.load, settings.schemas_dir)
+    load = load_gated_schemas if gated else load_schemas
+    registry = await asyncio.to_thread(load, settings.schemas_dir)
     return Connection(settings, Topics(settings.topic_prefix), Codec(registry))
 
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from gateway.cli._base import CommandParser
-from gateway.contracts import SchemaRegistry, check_compatibility
+from gateway.contracts import check_compatibility, load_schemas, plugin_schema_sources
 from gateway.docs import build_asyncapi, render_asyncapi
 from gateway.errors import GatewayError
 from gateway.settings import load_settings
@@ -22,13 +22,16 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
     verbs = schemas.add_subparsers(dest="verb", metavar="VERB", required=True)
     check = verbs.add_parser(
         "check", help="parse every schema; fail on breaking changes between versions",
-        description="Parse every <name>/v<N>.avsc and check that each version can read data "
-        "written with every earlier version of the same schema (Apache Avro's "
-        "reader/writer compatibility rules). Exit 0 when all hold; otherwise one line per "
-        "breaking change and exit 1.",
+        description="Parse every <name>/v<N>.avsc of the gateway's schema directory and of "
+        "every installed plugin package (entry-point group lgsp.schemas) and check that "
+        "each version can read data written with every earlier version of the same schema "
+        "(Apache Avro's reader/writer compatibility rules). Exit 0 when all hold; otherwise "
+        "one line per breaking change and exit 1. Two packages shipping one schema name is "
+        "an error.",
     )
     check.add_argument("--dir", type=Path, default=None,
-                       help="schema directory (env LGSP_SCHEMAS_DIR; default schemas/avro)")
+                       help="the gateway's schema directory (env LGSP_SCHEMAS_DIR; default "
+                       "schemas/avro); plugins' schemas are checked with it")
     check.set_defaults(handler=_check)
     asyncapi = verbs.add_parser(
         "asyncapi", help="print (or write) the AsyncAPI 3.0 document of the gateway's topics",
@@ -46,21 +49,23 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
 
 async def _check(args: argparse.Namespace) -> int:
     directory: Path = args.dir or load_settings().schemas_dir
-    breakages = check_compatibility(directory)
+    registry = await asyncio.to_thread(load_schemas, directory)
+    breakages = check_compatibility(registry)
     if breakages:
         for breakage in breakages:
             print(f"BREAKING {breakage}")
         return 1
-    registry = SchemaRegistry.load(directory)
     count = sum(len(registry.versions(n)) for n in registry.names())
+    plugins = await asyncio.to_thread(plugin_schema_sources)
+    also = "".join(f" and {source.owner} ({source.directory})" for source in plugins)
     print(f"ok: {len(registry.names())} schemas, {count} versions, no breaking changes "
-          f"in {directory}")
+          f"in {directory}{also}")
     return 0
 
 
 async def _asyncapi(args: argparse.Namespace) -> int:
     directory: Path = args.dir or load_settings().schemas_dir
-    registry = await asyncio.to_thread(SchemaRegistry.load, directory)
+    registry = await asyncio.to_thread(load_schemas, directory)
     document = build_asyncapi(registry)
     text = render_asyncapi(document)
     if args.out is None:

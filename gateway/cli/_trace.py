@@ -38,7 +38,7 @@ def _transaction_id(text: str) -> str:
 
 
 async def _trace(args: argparse.Namespace) -> int:
-    conn = await connect(args)
+    conn = await connect(args, gated=False)
     tracer = Tracer(conn.settings.bootstrap_servers, conn.topics, conn.codec)
     async with opened(conn, args) as store:
         with kafka_named(conn.settings.bootstrap_servers):

@@ -39,6 +39,7 @@ from gateway.connect.status import (
     PluginInfo,
 )
 from gateway.errors import ConfigError, ConnectorError, FieldProblem, UnknownPluginError
+from gateway.settings import RouteRule
 
 PluginClass = type[SourceConnector[Any]]
 
@@ -93,6 +94,18 @@ class PluginCatalog:
             )
         known = ", ".join(self.names()) or "none"
         raise UnknownPluginError(f"unknown connector plugin {name!r}; installed: {known}")
+
+    def default_routes(self) -> list[RouteRule]:
+        """The routes the usable plugins declare, by plugin name; the first name wins a type.
+
+        They lie beneath the built-in routes and the settings' routes (`merge_routes`).
+        """
+        rules: dict[str, RouteRule] = {}
+        for _name, loaded in sorted(self._plugins.items()):
+            for message_type, service in loaded.cls.default_routes.items():
+                rules.setdefault(message_type,
+                                 RouteRule(message_type=message_type, service=service))
+        return list(rules.values())
 
     def infos(self) -> list[PluginInfo]:
         """Every usable plugin, sorted by name."""
@@ -166,6 +179,11 @@ def contract_problem(obj: object) -> str | None:
     source_system = getattr(obj, "source_system", None)
     if not isinstance(source_system, str) or not source_system:
         return f"{obj.__name__}.source_system must be a non-empty string"
+    routes = getattr(obj, "default_routes", {})
+    if not (isinstance(routes, Mapping)
+            and all(isinstance(k, str) and k and isinstance(v, str) and v
+                    for k, v in routes.items())):
+        return f"{obj.__name__}.default_routes must map message types to service codes"
     return None
 
 
@@ -182,6 +200,10 @@ def _class_path(cls: type) -> str:
 # plugin's `config_model` is what says which keys and values it accepts.
 
 CONNECTOR_CLASS_KEY = "connector.class"
+SCHEMAS_CONTEXT_KEY = "schemas"
+"""Config models find the gateway's SchemaRegistry under this key of pydantic's validation
+context (`info.context`), to check a value against the contracts (a message type, a field
+mapping); it is absent when a model is validated on its own."""
 _COMMON_GROUP = "Common"
 
 

@@ -134,6 +134,8 @@ class SourceConnector(abc.ABC, Generic[C]):
     source_system: ClassVar[str]
     config_model: ClassVar[type[ConnectorConfig]]
     description: ClassVar[str] = ""
+    default_routes: ClassVar[Mapping[str, str]] = {}
+    """Message type -> national service code, used unless settings route it elsewhere."""
 
     def __init__(self, config: C, context: SourceContext) -> None:
         self.config = config

@@ -27,6 +27,7 @@ from typing import Any
 from gateway.connect.context import RuntimeContext
 from gateway.connect.discovery import (
     CONNECTOR_CLASS_KEY,
+    SCHEMAS_CONTEXT_KEY,
     PluginCatalog,
     discover_plugins,
     parse_config,
@@ -437,7 +438,8 @@ class ConnectorRuntime:
 
     def _validation_context(self) -> dict[str, Any]:
         """What the gateway's settings impose on every connector config."""
-        return {FILES_ROOT_CONTEXT: connector_files_root(self._settings)}
+        return {FILES_ROOT_CONTEXT: connector_files_root(self._settings),
+                SCHEMAS_CONTEXT_KEY: self._codec.registry}
 
     def _restore(self, name: str, value: Mapping[str, Any]) -> None:
         """Register a connector loaded from the configs topic and start it unless paused."""

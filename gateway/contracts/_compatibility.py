@@ -47,12 +47,12 @@ class Breakage:
         )
 
 
-def check_compatibility(directory: Path) -> list[Breakage]:
-    """Every breaking change between versions of each schema below `directory`.
+def check_compatibility(schemas: Path | SchemaRegistry) -> list[Breakage]:
+    """Every breaking change between versions of each schema (of a folder or a registry).
 
     Raises ConfigError if a schema file does not parse at all.
     """
-    registry = SchemaRegistry.load(directory)
+    registry = schemas if isinstance(schemas, SchemaRegistry) else SchemaRegistry.load(schemas)
     checker = ReaderWriterCompatibilityChecker()
     found: list[Breakage] = []
     for name in registry.names():

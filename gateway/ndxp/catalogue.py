@@ -7,10 +7,13 @@ Decision 20/2020/QĐ-TTg format. The router's default routes target the first th
 
 from __future__ import annotations
 
-__all__ = ["CATALOGUE", "NationalService", "find_service"]
+__all__ = ["BUILT_IN_CATALOGUE", "CATALOGUE", "Catalogue", "NationalService", "catalogue_from",
+           "find_service"]
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+
+from gateway.settings import CatalogueSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +119,49 @@ CATALOGUE: tuple[NationalService, ...] = (
 )
 """The national services, in the order `GET /ndxp/v1/services` lists them."""
 
+
+
+class Catalogue:
+    """The national services one deployment knows: the built-in list, extended by settings.
+
+    The gateway and the stub read the same settings (`[[catalogue.services]]`), so a
+    service added for a newly connected system exists on both sides.
+    """
+
+    def __init__(self, services: Iterable[NationalService]) -> None:
+        self._by_code: dict[str, NationalService] = {}
+        for service in services:
+            self._by_code[service.code] = service  # a later entry replaces a listed code
+
+    def find(self, code: str) -> NationalService | None:
+        """The service with this code, or None."""
+        return self._by_code.get(code)
+
+    def __iter__(self) -> Iterator[NationalService]:
+        return iter(self._by_code.values())
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def extended(self, services: Iterable[NationalService]) -> Catalogue:
+        """This catalogue plus `services` (replacing listed ones of the same code)."""
+        return Catalogue([*self, *services])
+
+
+BUILT_IN_CATALOGUE = Catalogue(CATALOGUE)
+
+
+def catalogue_from(settings: CatalogueSettings) -> Catalogue:
+    """The built-in catalogue plus the services the settings add."""
+    return BUILT_IN_CATALOGUE.extended(
+        NationalService(e.code, e.name, e.owner_agency_code, e.owner_name, e.accepts_batch)
+        for e in settings.services
+    )
+
+
 _BY_CODE: Mapping[str, NationalService] = {service.code: service for service in CATALOGUE}
 
 
 def find_service(code: str) -> NationalService | None:
-    """The catalogued service with this code, or None."""
+    """The built-in catalogue's service with this code, or None."""
     return _BY_CODE.get(code)

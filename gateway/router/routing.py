@@ -1,11 +1,29 @@
-"""The routing table: message type (and optionally source system) -> NDXP service code."""
+"""The routing table: message type (and optionally source system) -> NDXP service code.
+
+Where the rules come from, lowest layer first: installed plugins' `default_routes`, the
+built-in routes, then the routes in settings; each layer adds to the one below or
+overrides it per (message type, source system), never replaces it wholesale.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from gateway.errors import NoRouteError
-from gateway.settings import RouteRule
+from gateway.ndxp.catalogue import Catalogue
+from gateway.settings import RouterSettings, RouteRule, merge_routes
+
+
+def with_plugin_routes(
+    router: RouterSettings, plugin_routes: Sequence[RouteRule]
+) -> RouterSettings:
+    """The router settings with plugins' default routes beneath the configured ones."""
+    return router.model_copy(update={"routes": merge_routes(plugin_routes, router.routes)})
+
+
+def unlisted_services(rules: Sequence[RouteRule], catalogue: Catalogue) -> list[str]:
+    """Service codes the rules route to that the national catalogue does not list."""
+    return sorted({rule.service for rule in rules if catalogue.find(rule.service) is None})
 
 
 class RoutingTable:

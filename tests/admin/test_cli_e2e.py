@@ -178,7 +178,7 @@ async def test_run_then_manage_connectors_from_the_cli(
     assert records, "the example connector published"
     envelope = Envelope.decode(codec, records[0].value or b"")
     assert (envelope.connector, envelope.source_system) == (name, "example")
-    assert envelope.message_type == "reporting.report_submission"
+    assert envelope.message_type == "example.heartbeat"
 
 
 async def _text(path: Path) -> str:

@@ -9,9 +9,12 @@ import pytest
 from gateway.contracts import Codec, SchemaRegistry
 from gateway.kafka import KafkaAdmin, Producer
 from gateway.settings import Settings
+from gateway.testing.rig import Rig
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
-from tests.connectors.rig import Rig
+
+# A fixture, found by name: importing it is what registers it here.
+from tests.connect.fixtures import example_plugin_path  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from devkit.simulators._synthetic import ICT
 from devkit.simulators.ioffice import IOfficeSimulator
 from gateway.connect.context import transaction_id_for
 from gateway.errors import ConfigError, SchemaMismatchError
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from devkit.simulators._synthetic import ICT
 from devkit.simulators.ioffice import IOfficeSimulator
 from gateway.connect.discovery import parse_config
 from gateway.errors import ConfigError
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 
 T0 = datetime(2025, 8, 1, 8, 0, tzinfo=ICT)
 TOKEN = "ioffice-test-token-0123456789"

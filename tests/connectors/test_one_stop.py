@@ -16,7 +16,7 @@ from devkit.simulators.one_stop import DossierEventSender
 from gateway.connect.context import RuntimeContext, transaction_id_for
 from gateway.connect.plugin import SourceContext, SourceRecord
 from gateway.errors import KafkaUnavailableError
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 
 pytestmark = pytest.mark.integration
 

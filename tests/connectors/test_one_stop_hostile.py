@@ -18,7 +18,7 @@ from connectors.one_stop import OneStopConnector
 from connectors.one_stop.signature import Verdict, check, sign, sign_timestamped
 from gateway.connect.context import RuntimeContext
 from gateway.connect.plugin import SourceContext, SourceRecord
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 from tests.connectors.test_one_stop import CONFIG, SECRET, _event
 
 KEY = SECRET.encode()

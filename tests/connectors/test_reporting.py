@@ -13,7 +13,7 @@ import pytest
 from connectors.reporting import ReportingConnector
 from connectors.reporting.formats import ReportFileError, parse_reports
 from gateway.errors import ConfigError
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 from tests.support.waiting import wait_for
 
 HEADER = ("report_code,period_kind,period_year,period_number,reporting_unit_code,"

@@ -17,7 +17,7 @@ from connectors.reporting.connector import _read_bounded, _Refused
 from gateway.connect.discovery import parse_config
 from gateway.connect.plugin import FILES_ROOT_CONTEXT
 from gateway.errors import ConfigError
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 from tests.connectors.test_reporting import HEADER, _config, _report, _row
 from tests.support.waiting import wait_for
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -11,7 +12,7 @@ import aiohttp
 import pytest
 
 from connectors.one_stop import OneStopConnector
-from tests.connectors.rig import Rig
+from gateway.testing.rig import Rig
 from tests.support.cli import LGSP, lgsp
 
 SECRET = "cli-smoke-webhook-secret"
@@ -26,7 +27,7 @@ async def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str,
     return proc.returncode, out.decode(), err.decode()
 
 
-@pytest.mark.parametrize("system", ["ioffice", "one-stop", "reporting"])
+@pytest.mark.parametrize("system", ["ioffice", "one-stop", "reporting", "report-portal"])
 def test_every_simulator_has_help(system: str) -> None:
     result = lgsp("simulate", system, "--help")
     assert result.returncode == 0, result.stderr
@@ -79,6 +80,32 @@ async def test_ioffice_serves_until_sigterm() -> None:
         out, _err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
     assert "documents=5" in out.decode()
+
+
+async def test_report_portal_serves_and_writes_its_connector_config(tmp_path: Path) -> None:
+    config_file = tmp_path / "portal.json"
+    proc = await asyncio.create_subprocess_exec(
+        LGSP, "simulate", "report-portal", "--port", "0", "--count", "7",
+        "--config-out", str(config_file),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        wrote = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+        assert wrote == f"wrote {config_file}"
+        url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()[4]
+        async with aiohttp.ClientSession() as session, session.get(
+            url, params={"after": "5", "limit": "10"}
+        ) as resp:
+            page = await resp.json()
+        assert [r["seq"] for r in page["data"]] == [6, 7]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert "records=7" in out.decode()
+    written = json.loads(await asyncio.to_thread(config_file.read_text))
+    assert written["config"]["connector.class"] == "rest-poll"
+    assert written["config"]["api.url"] == url
 
 
 @pytest.mark.integration

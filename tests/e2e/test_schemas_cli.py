@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,3 +51,22 @@ def test_a_missing_directory_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "does not exist" in result.stderr
+
+
+def test_an_installed_plugins_schemas_are_gated_with_the_built_in_ones(
+    example_plugin_path: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(example_plugin_path)}
+    result = lgsp("schemas", "check", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "and lgsp-example-connector (" in result.stdout
+
+    # The gateway's own folder gaining a schema of the plugin's name: one line, both named.
+    copy = tmp_path / "avro"
+    shutil.copytree(Settings().schemas_dir, copy)
+    shutil.copytree(copy / "reporting.report_submission", copy / "example.heartbeat")
+    clash = lgsp("schemas", "check", "--dir", str(copy), env=env)
+    assert clash.returncode == 1
+    assert clash.stderr.strip().count("\n") == 0, clash.stderr
+    assert "schema 'example.heartbeat' is shipped twice: by lgsp-gateway" in clash.stderr
+    assert "and by lgsp-example-connector" in clash.stderr

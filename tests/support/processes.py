@@ -38,7 +38,10 @@ class ServerProcess:
         log_path: Path,
         ready_prefix: str,
         ready_timeout_s: float = 90.0,
+        command: Sequence[str] = (LGSP,),
     ) -> None:
+        self.command = list(command)
+        """What runs `lgsp`: its console script, or another environment's interpreter."""
         self.args = list(args)
         self.env = dict(env)
         self.log_path = log_path
@@ -77,7 +80,7 @@ class ServerProcess:
             log.write(f"\n===== start {self.starts}: lgsp {' '.join(self.args)}\n".encode())
             log.flush()
             self._proc = await asyncio.create_subprocess_exec(
-                LGSP, *self.args, env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                *self.command, *self.args, env=self.env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=log, preexec_fn=_DIE_WITH_PARENT,
             )
         assert self._proc.stdout is not None

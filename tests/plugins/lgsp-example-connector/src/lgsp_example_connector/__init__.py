@@ -1,8 +1,13 @@
-"""An example LGSP connector plugin: one heartbeat report every `interval.ms`."""
+"""An example LGSP connector plugin: one heartbeat every `interval.ms`.
+
+Its message type `example.heartbeat` is the package's own schema (schemas/, declared
+under the `lgsp.schemas` entry-point group).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -27,6 +32,8 @@ class ExampleConnector(SourceConnector[ExampleConfig]):
     source_system: ClassVar[str] = "example"
     config_model: ClassVar[type[ExampleConfig]] = ExampleConfig
     description: ClassVar[str] = "Heartbeat reports at a fixed interval (example plugin)."
+    # Where heartbeats go unless the gateway's settings route them elsewhere.
+    default_routes: ClassVar[Mapping[str, str]] = {"example.heartbeat": "QG.HTBC.NOPBAOCAO"}
 
     async def run(self) -> None:
         """Emit, commit, sleep; until cancelled."""
@@ -36,14 +43,11 @@ class ExampleConnector(SourceConnector[ExampleConfig]):
             now = datetime.now(UTC)
             await self.context.emit([SourceRecord(
                 source_id=f"beat-{beat}",
-                message_type="reporting.report_submission",
+                message_type="example.heartbeat",
                 payload={
-                    "report_code": "HEARTBEAT",
-                    "period": {"kind": "YEAR", "year": now.year, "number": 1},
-                    "reporting_unit_code": self.config.source_agency_code,
-                    "submitted_at": now,
-                    "rows": [{"code": "beat", "value": float(beat), "unit": "count"}],
-                    "source_file": f"beat-{beat}",
+                    "beat": beat,
+                    "unit_code": self.config.source_agency_code,
+                    "beaten_at": now,
                 },
                 business_key="heartbeat",
                 occurred_at=now,

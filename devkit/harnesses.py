@@ -1,9 +1,10 @@
-"""How the contract suite drives each plugin's source: one small harness per plugin.
+"""The built-in connectors' contract harnesses, over the development kit's simulators.
 
-A harness starts the plugin's simulator, gives a valid config, makes N new records
-appear at the source (`feed`), and makes the source present already-fed records again as
-it would after a crash (`redeliver`). A plugin discovered without a harness fails the
-contract suite: every installed connector must pass it.
+Registered like any plugin's, under the `lgsp.harnesses` entry-point group (see
+devkit/pyproject.toml), so the installed contract suite (`gateway.testing.contract`)
+finds them. Each starts the plugin's simulator, gives a valid config, makes N new
+records appear at the source (`feed`), and presents already-fed records again as the
+source would after a crash (`redeliver`).
 """
 
 from __future__ import annotations
@@ -12,40 +13,18 @@ import asyncio
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from connectors.one_stop.connector import OneStopConnector
 from devkit.simulators.ioffice import IOfficeSimulator
+from devkit.simulators.json_list import ReportPortalSimulator, portal_connector_config
 from devkit.simulators.one_stop import DossierEventSender
 from devkit.simulators.reporting import ReportWriter
-from tests.connectors.rig import Running
+from gateway.testing.rig import Running
 
 AGENCY = "000.00.00.H12"
-WEBHOOK_SECRET = "contract-suite-webhook-secret"
-IOFFICE_TOKEN = "contract-suite-token"
-
-
-class Harness(Protocol):
-    """What the contract suite needs from a plugin's source."""
-
-    message_type: ClassVar[str]
-    bad_values: ClassVar[Mapping[str, Any]]
-    """Plugin-specific keys with a value the config model must refuse, naming the key."""
-
-    async def open(self, tmp_path: Path) -> None:
-        """Start the simulated source."""
-
-    async def close(self) -> None:
-        """Stop the simulated source."""
-
-    def config(self) -> dict[str, Any]:
-        """A valid flat config (dotted keys)."""
-
-    async def feed(self, running: Running, count: int) -> None:
-        """Make `count` new records appear at the source."""
-
-    async def redeliver(self, running: Running) -> None:
-        """Present every record fed so far again, as the source would after a crash."""
+WEBHOOK_SECRET = "contract-suite-webhook-secret"  # noqa: S105 - a fake system's secret
+IOFFICE_TOKEN = "contract-suite-token"  # noqa: S105 - a fake system's token
 
 
 class IOfficeHarness:
@@ -165,8 +144,30 @@ def _webhook(running: Running) -> str:
     return running.connector.webhook_url
 
 
-HARNESSES: dict[str, type[Harness]] = {
-    "ioffice": IOfficeHarness,
-    "one-stop": OneStopHarness,
-    "reporting": ReportingHarness,
-}
+class RestPollHarness:
+    """Submissions added to the simulated report portal, read by a JSON-only config."""
+
+    message_type: ClassVar[str] = "reporting.report_submission"
+    bad_values: ClassVar[Mapping[str, Any]] = {
+        "page.size": 0, "cursor.field": "a..b", "message.type": "no.such.type",
+        "payload.mapping": {"no_such_field": "id"},
+    }
+
+    def __init__(self) -> None:
+        self.sim = ReportPortalSimulator(seed=13, token=IOFFICE_TOKEN)
+
+    async def open(self, tmp_path: Path) -> None:
+        await self.sim.start()
+
+    async def close(self) -> None:
+        await self.sim.stop()
+
+    def config(self) -> dict[str, Any]:
+        return portal_connector_config(self.sim.list_url, AGENCY, token=IOFFICE_TOKEN)
+
+    async def feed(self, running: Running, count: int) -> None:
+        self.sim.generate(count)
+
+    async def redeliver(self, running: Running) -> None:
+        # Nothing to do: a connector started from an older position reads them again.
+        return None

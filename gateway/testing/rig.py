@@ -1,6 +1,6 @@
 """Run a connector plugin the way the runtime does, without the runtime.
 
-The real `RuntimeContext`, `CompactedStore` and `Producer` against the session broker,
+The real `RuntimeContext`, `CompactedStore` and `Producer` against a real broker,
 with a source topic and an offsets topic unique to the test. The connector runs as an
 owned task: `stop` cancels it, awaits it and calls the plugin's `stop`, and a connector
 that raised (FAILED) surfaces its error in the test.
@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.connect.context import RuntimeContext
+from gateway.connect.discovery import SCHEMAS_CONTEXT_KEY
 from gateway.connect.plugin import ConnectorConfig, SourceConnector, SourceContext
 from gateway.connect.store import CompactedStore
 from gateway.contracts import Codec, Envelope
 from gateway.headers import H_TRANSACTION
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec, read_topic
+from gateway.testing.waiting import wait_for
 from gateway.topics import Topics
-from tests.support.waiting import wait_for
 
 PluginClass = type[SourceConnector[Any]]
 
@@ -95,7 +96,8 @@ class Rig:
         test's own SourceContext (delaying or failing emits) around the real one.
         """
         await self.prepare(name)
-        parsed: ConnectorConfig = plugin.config_model.model_validate(dict(config))
+        parsed: ConnectorConfig = plugin.config_model.model_validate(
+            dict(config), context={SCHEMAS_CONTEXT_KEY: self.codec.registry})
         start_at = await self.committed(name) if position is True else position
         context = RuntimeContext(
             name=name, source_system=plugin.source_system, config=parsed,
