@@ -23,8 +23,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from gateway.admin import AdminServer, RouteSpec, build_admin_app
+from gateway.admin import AdminServer, RouteSpec, build_admin_app, metrics_app
 from gateway.admin.limits import ReadLimiter
+from gateway.audit.event import AuditEvent, Result
+from gateway.audit.trail import AuditTrail
+from gateway.auth import Authenticator, ensure_first_admin
 from gateway.connect import ConnectorRuntime, PluginCatalog, discover_plugins
 from gateway.contracts import Codec, load_gated_schemas
 from gateway.errors import KafkaError, KafkaUnavailableError
@@ -144,6 +147,7 @@ class Gateway:
         self._kafka_ok = False
         self._services: list[Service] = []
         self._server: AdminServer | None = None
+        self._metrics_server: AdminServer | None = None
         self._runtime: ConnectorRuntime | None = None
 
     # --- what callers use -------------------------------------------------------------
@@ -154,6 +158,11 @@ class Gateway:
         if self._server is None:
             return f"http://{self.settings.host}:{self.settings.port}"
         return self._server.url
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Base URL of the separate metrics port, when LGSP_METRICS_PORT is set and started."""
+        return self._metrics_server.url if self._metrics_server is not None else None
 
     @property
     def runtime(self) -> ConnectorRuntime:
@@ -248,6 +257,18 @@ class Gateway:
                   topic_prefix=settings.topic_prefix)
         # The Kafka clients made below (and by the services) use the settings' TLS/SASL.
         use_security(settings.kafka)
+        # Refused settings (mode none off loopback, oidc without JWKS) stop the start
+        # before anything else is touched.
+        authenticator = Authenticator.from_settings(settings)
+        await authenticator.start()
+        first_admin = await asyncio.to_thread(ensure_first_admin, settings)
+        if first_admin is not None:
+            _log.warning("created the first admin API token; read it from the file (the "
+                         "lgsp CLI on this machine does so by itself)",
+                         token_file=str(first_admin))
+        if authenticator.disabled:
+            _log.warning("admin API authentication is OFF (LGSP_AUTH__MODE=none, loopback "
+                         "only)", host=settings.host)
         registry = await asyncio.to_thread(load_gated_schemas, settings.schemas_dir)
         codec = Codec(registry)
         # Importing plugin modules is blocking work: keep it off the event loop.
@@ -265,6 +286,13 @@ class Gateway:
         self._kafka_ok = True
         stack.callback(self._kafka_down)
         await admin.ensure_topics(self.topics.system_specs())
+        trail = AuditTrail(settings, producer, codec)
+        await trail.start()
+        if first_admin is not None:
+            await trail.record(AuditEvent(
+                subject="gateway", action="token.create", target="token admin",
+                client="gateway", result=Result.SUCCESS,
+                detail=f"role admin, first start, in {first_admin}"))
 
         runtime: ConnectorRuntime | None = None
         if "connectors" in settings.roles:
@@ -284,11 +312,18 @@ class Gateway:
                 routes.extend(service.routes())
         stack.callback(self._services.clear)
 
-        app = build_admin_app(runtime, self.not_ready_reasons, routes)
+        app = build_admin_app(runtime, self.not_ready_reasons, routes,
+                              authenticator=authenticator, audit=trail.record)
         server = AdminServer(app, settings.host, settings.port)
         await server.start()
         stack.push_async_callback(server.stop)
         self._server = server
+        if settings.metrics_port is not None:
+            metrics = AdminServer(metrics_app(), settings.host, settings.metrics_port,
+                                  label="metrics")
+            await metrics.start()
+            stack.push_async_callback(metrics.stop)
+            self._metrics_server = metrics
 
         probe = asyncio.create_task(self._probe_kafka(admin), name="gateway-kafka-probe")
         stack.push_async_callback(_cancel_and_wait, probe)

@@ -29,10 +29,15 @@ GatewayError                      retriable?
 ├── SecretsError                  no   a connector secret cannot be sealed, opened or resolved
 │   ├── SecretsKeyError           no   the secrets key is missing or does not open the value
 │   └── SecretReferenceError      no   a ${env:..} / ${file:..} reference does not resolve
-└── ReplayError                   no   a malformed replay request
-    ├── UnknownTransactionError   no   no such transaction (404)
-    ├── EmptySelectionError       no   nothing matches the replay filter (422)
-    └── ReplayBusyError           no   a replay is already running here (409)
+├── ReplayError                   no   a malformed replay request
+│   ├── UnknownTransactionError   no   no such transaction (404)
+│   ├── EmptySelectionError       no   nothing matches the replay filter (422)
+│   └── ReplayBusyError           no   a replay is already running here (409)
+├── AuthError                     no   authentication and the local token store
+│   ├── UnauthenticatedError      no   no or bad credentials (401)
+│   ├── ForbiddenError            no   the caller's roles do not allow it (403)
+│   └── UnknownTokenError         no   no local token of that name
+└── AuditError                    no   the audit trail cannot be written or is broken
 ```
 
 User-facing code prints `str(error)`: every message is one line that names what was
@@ -42,6 +47,8 @@ wrong, so the CLI never needs a traceback to explain itself.
 from __future__ import annotations
 
 __all__ = [
+    "AuditError",
+    "AuthError",
     "CircuitOpenError",
     "ConfigError",
     "ConnectorError",
@@ -50,6 +57,7 @@ __all__ = [
     "ContractError",
     "EmptySelectionError",
     "FieldProblem",
+    "ForbiddenError",
     "ForwardError",
     "GatewayError",
     "HoldExpiredError",
@@ -73,8 +81,10 @@ __all__ = [
     "SourceUnavailableError",
     "TooManyRequestsError",
     "TransientForwardError",
+    "UnauthenticatedError",
     "UnknownPluginError",
     "UnknownSchemaError",
+    "UnknownTokenError",
     "UnknownTransactionError",
     "WrongRoleError",
 ]
@@ -263,3 +273,25 @@ class IndexStoreError(GatewayError):
 
 class IndexUrlError(ConfigError):
     """`index.url` (LGSP_INDEX__URL) names no store the index knows."""
+
+
+# --- authentication and audit (issue 14) ---------------------------------------------------
+
+class AuthError(GatewayError):
+    """Authentication, authorisation or the local token store."""
+
+
+class UnauthenticatedError(AuthError):
+    """No credentials, or credentials that prove nothing; never says which part was wrong."""
+
+
+class ForbiddenError(AuthError):
+    """The caller is known but none of its roles allows the operation."""
+
+
+class UnknownTokenError(AuthError):
+    """No local API token has this name."""
+
+
+class AuditError(GatewayError):
+    """The audit trail could not be written, read or verified."""

@@ -12,6 +12,9 @@ retry scheduled after a transient failure.
 from __future__ import annotations
 
 __all__ = [
+    "AUDIT_FAILURES",
+    "AUDIT_RECORDS",
+    "AUTH_REFUSALS",
     "CIRCUIT_STATE",
     "CONNECTOR_STATE",
     "CONSUMER_LAG",
@@ -193,6 +196,27 @@ STUB_REQUEST_DURATION = Histogram(
     ["service"],
     buckets=_LATENCY_BUCKETS,
     registry=STUB,
+)
+
+
+# --- admin API authentication and the audit trail (issue 14) ---------------------------
+
+AUTH_REFUSALS = Counter(
+    "lgsp_auth_refusals",
+    "Admin API requests refused: 401 (no or bad credentials) or 403 (role lacking).",
+    ["status"],
+    registry=GATEWAY,
+)
+AUDIT_RECORDS = Counter(
+    "lgsp_audit_records",
+    "Records appended to the signed audit trail, by action.",
+    ["action"],
+    registry=GATEWAY,
+)
+AUDIT_FAILURES = Counter(
+    "lgsp_audit_write_failures",
+    "Changes that could not be written to the audit trail (alert on any).",
+    registry=GATEWAY,
 )
 
 

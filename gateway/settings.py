@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BUILT_IN_ROUTES",
     "DEFAULT_CLIENT_SECRET",
+    "AuthSettings",
     "BrokerSettings",
     "CatalogueEntry",
     "CatalogueSettings",
@@ -29,6 +30,7 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -294,6 +296,46 @@ class CatalogueSettings(_Section):
     services: list[CatalogueEntry] = Field(default_factory=list)
 
 
+class AuthSettings(_Section):
+    """Who may call the admin API (`LGSP_AUTH__*`); see gateway/auth/ and the README.
+
+    `auto`: local API tokens, plus identity-provider JWTs when `jwks` is set. `tokens`:
+    local tokens only. `oidc`: identity-provider JWTs only (`jwks` required). `none`: no
+    authentication at all, refused unless the admin API listens on a loopback address.
+    """
+
+    mode: Literal["auto", "tokens", "oidc", "none"] = "auto"
+    jwks: str | None = Field(default=None, description="JWKS file path or https URL")
+    issuer: str | None = Field(default=None, description="required `iss` of identity tokens")
+    audience: str | None = Field(default=None, description="`aud` identity tokens must hold")
+    roles_claim: str = Field(default="roles", min_length=1,
+                             description="claim with the roles; dotted path allowed")
+    leeway_s: float = Field(default=30.0, ge=0, le=300,
+                            description="clock skew allowed on exp/nbf/iat")
+    jwks_refetch_min_s: float = Field(
+        default=30.0, ge=0, description="at most one JWKS re-fetch (unknown kid) this often")
+    tokens_file: Path | None = Field(default=None,
+                                     description="default: <state_dir>/auth/tokens.json")
+    audit_key_file: Path | None = Field(
+        default=None, description="Ed25519 key signing the audit trail (PEM); default: "
+                                  "<state_dir>/audit/signing.key, created on first use")
+
+    @field_validator("jwks")
+    @classmethod
+    def _jwks_form(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("http://") and not _loopback_url(value):
+            raise ValueError("a JWKS URL must be https (http only on a loopback address)")
+        return value
+
+
+def _loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 Role = Literal["connectors", "router"]
 ALL_ROLES: tuple[Role, ...] = ("connectors", "router")
 
@@ -331,6 +373,9 @@ class Settings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:9092"
     host: str = "127.0.0.1"
     port: int = Field(default=8083, ge=0, le=65535)
+    # /metrics also on a port of its own, so a NetworkPolicy can let Prometheus reach
+    # metrics and nothing else; None: only on the admin port.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     agency_code: str = "000.00.00.H12"
     topic_prefix: str = "lgsp."
     state_dir: Path = Path(".lgsp")
@@ -357,6 +402,7 @@ class Settings(BaseSettings):
     connector_files: ConnectorFilesSettings = Field(default_factory=ConnectorFilesSettings)
     expensive_reads: ExpensiveReadSettings = Field(default_factory=ExpensiveReadSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @field_validator("roles", mode="before")
     @classmethod

@@ -84,6 +84,11 @@ class Topics:
         return f"{self.prefix}replay.audit"
 
     @property
+    def audit(self) -> str:
+        """The signed, hash-chained trail of every change through the API or CLI."""
+        return f"{self.prefix}audit"
+
+    @property
     def compacted(self) -> tuple[str, ...]:
         """Topics that hold the latest value per key and must be log-compacted."""
         return (self.connector_configs, self.connector_offsets)
@@ -98,6 +103,7 @@ class Topics:
             self.connector_configs,
             self.connector_offsets,
             self.replay_audit,
+            self.audit,
         )
 
     def is_reserved(self, topic: str) -> bool:
@@ -125,6 +131,8 @@ class Topics:
             TopicSpec(self.dead_letter, 3, config={"retention.ms": str(90 * _DAY_MS)}),
             TopicSpec(self.ledger, 3, config={"retention.ms": str(180 * _DAY_MS)}),
             TopicSpec(self.replay_audit, 1, config={"retention.ms": "-1"}),
+            # One partition: each writer's chain is read back in the order it was written.
+            TopicSpec(self.audit, 1, config={"retention.ms": "-1", "retention.bytes": "-1"}),
             TopicSpec.compacted(self.connector_configs),
             TopicSpec.compacted(self.connector_offsets),
         ]

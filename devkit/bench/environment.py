@@ -30,6 +30,7 @@ from devkit.bench.measure import BenchError
 from devkit.bench.processes import ChildProcess, child_env
 from devkit.localkafka import LocalBroker, free_port
 from devkit.stub import StubConfig, StubServer
+from gateway.auth import default_tokens_file, read_admin_token
 from gateway.child_process import Memory, lgsp_command
 from gateway.ndxp.wire import READYZ_PATH
 from gateway.settings import Settings
@@ -89,6 +90,7 @@ class GatewayProcess:
         self.log_dir = log_dir
         self._profile = profile
         self.url = f"http://127.0.0.1:{self.port}"
+        self._state_dir = settings.state_dir
         env = {
             "LGSP_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
             "LGSP_TOPIC_PREFIX": settings.topic_prefix,
@@ -146,13 +148,17 @@ class GatewayProcess:
     async def create_connector(self, session: aiohttp.ClientSession, name: str,
                                config: Mapping[str, Any]) -> None:
         """POST /connectors, then wait until the connector reports RUNNING."""
-        async with session.post(f"{self.url}/connectors",
+        # The gateway's first-start admin token, in the state dir it was given.
+        token = read_admin_token(default_tokens_file(self._state_dir))
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        async with session.post(f"{self.url}/connectors", headers=auth,
                                 json={"name": name, "config": dict(config)}) as resp:
             if resp.status != 201:
                 raise BenchError(f"creating connector {name} failed: HTTP {resp.status} "
                                  f"{(await resp.text())[:300]}")
         for _ in range(int(_READY_TIMEOUT_S * 10)):
-            async with session.get(f"{self.url}/connectors/{name}/status") as resp:
+            async with session.get(f"{self.url}/connectors/{name}/status",
+                                   headers=auth) as resp:
                 state = (await resp.json())["connector"]["state"]
             if state == "RUNNING":
                 return

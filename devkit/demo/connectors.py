@@ -74,9 +74,11 @@ def _write_private(path: Path, text: str) -> None:
 async def register_connectors(
     connectors: Sequence[DemoConnector], *, session: aiohttp.ClientSession, admin_url: str,
     lgsp: Sequence[str], env: Mapping[str, str], files: Path, log: Path,
+    headers: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Create (or re-configure) each connector with the CLI; the commands, as run."""
-    existing: Any = await get_json(session, f"{admin_url}/connectors")
+    """Create (or re-configure) each connector with the CLI (which finds the gateway's
+    admin token by itself); the commands, as run. `headers` carry the admin token."""
+    existing: Any = await get_json(session, f"{admin_url}/connectors", headers=headers)
     commands = []
     for connector in connectors:
         path = files / f"{connector.name}.json"
@@ -93,13 +95,15 @@ async def register_connectors(
 
 
 async def wait_running(session: aiohttp.ClientSession, admin_url: str, names: Sequence[str],
-                       *, timeout_s: float = 30.0) -> None:
+                       *, timeout_s: float = 30.0,
+                       headers: Mapping[str, str] | None = None) -> None:
     """Wait until every connector is RUNNING; a FAILED one is a DemoError with its reason."""
     deadline = time.monotonic() + timeout_s
     pending = list(names)
     while pending:
         for name in list(pending):
-            status = await get_json(session, f"{admin_url}/connectors/{name}/status")
+            status = await get_json(session, f"{admin_url}/connectors/{name}/status",
+                                    headers=headers)
             state = status.get("connector", {}).get("state")
             if state == "RUNNING":
                 pending.remove(name)

@@ -15,7 +15,7 @@ __all__ = [
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,10 +91,11 @@ def parse_gateway_metrics(text: str) -> GatewayNumbers:
     return numbers
 
 
-async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
+async def get_json(session: aiohttp.ClientSession, url: str, *,
+                   headers: Mapping[str, str] | None = None) -> Any:
     """GET a JSON document; DemoError (one line) when it cannot be had."""
     try:
-        async with session.get(url) as response:
+        async with session.get(url, headers=headers) as response:
             response.raise_for_status()
             return await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -39,6 +39,8 @@ from devkit.demo.report import Console, Endpoints, shown, summary_line, where_to
 from devkit.demo.services import Started, choose_port, start_broker, start_server
 from devkit.demo.sight import PrometheusView, look_in_prometheus, trace_example
 from devkit.demo.traffic import Traffic, TrafficPlan, TrafficResult, generate_documents
+from gateway.auth import ADMIN_TOKEN_FILE, read_admin_token, tokens_file
+from gateway.settings import load_settings
 
 _STEPS = 9
 _STUB_READY = r"NDXP stub listening on (http://\S+)"
@@ -79,6 +81,7 @@ class Demo:
         self.story_done = False
         self._watched: list[ManagedProcess] = []
         self._connector_names: list[str] = []
+        self._token_file = Path()
 
     async def run(self) -> int:
         """Start everything, tell the story, then stop (`--once`) or run on until cancelled."""
@@ -109,6 +112,10 @@ class Demo:
             self.console.say()
             for line in where_to_look(endpoints, trace_id=trace_id, once=o.once):
                 self.console.say(line)
+            self.console.say(
+                f"  admin token  {shown(self._token_file)}: the lgsp CLI here reads it by "
+                f"itself; elsewhere --token or LGSP_TOKEN, or curl -H \"Authorization: "
+                f"Bearer $(cat {shown(self._token_file)})\" {gateway}/connectors")
             self.story_done = True
             if o.once:
                 view.require_complete()
@@ -207,13 +214,19 @@ class Demo:
             ioffice_url=systems.ioffice_url, ioffice_token=systems.ioffice_token,
             webhook_port=systems.webhook_port, webhook_secret=systems.webhook_secret,
             inbox=systems.inbox)
+        # `lgsp run` wrote its first-start admin token here; the CLI reads it by itself.
+        store = tokens_file(load_settings())
+        token_file = store.parent / ADMIN_TOKEN_FILE
+        token = await asyncio.to_thread(read_admin_token, store)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         commands = await register_connectors(
             connectors, session=session, admin_url=gateway, lgsp=o.lgsp, env=env,
-            files=o.home / "connectors", log=o.logs / "connectors.log")
+            files=o.home / "connectors", log=o.logs / "connectors.log", headers=headers)
         for command in commands:
             self.console.detail(command)
         self._connector_names = [c.name for c in connectors]
-        await wait_running(session, gateway, self._connector_names)
+        await wait_running(session, gateway, self._connector_names, headers=headers)
+        self._token_file = token_file
         self.console.detail(f"all RUNNING (lgsp connectors list --url {gateway})")
 
     async def _traffic(self, session: aiohttp.ClientSession, env: Mapping[str, str],

@@ -12,7 +12,7 @@ Extending it: build `Operation`s (handler + documentation) and pass them as
 """
 
 from gateway.admin.errors import status_for
-from gateway.admin.health import METRICS_CONTENT_TYPE, ReadinessCheck
+from gateway.admin.health import METRICS_CONTENT_TYPE, ReadinessCheck, metrics_app
 from gateway.admin.openapi import build_openapi
 from gateway.admin.operations import (
     Body,
@@ -37,6 +37,7 @@ __all__ = [
     "build_admin_app",
     "build_openapi",
     "json_response",
+    "metrics_app",
     "read_body",
     "status_for",
 ]

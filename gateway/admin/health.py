@@ -11,7 +11,8 @@ from gateway.admin.models import ErrorResponse, HealthResponse
 from gateway.admin.operations import Body, Operation, json_response
 from gateway.metrics import GATEWAY, render
 
-__all__ = ["METRICS_CONTENT_TYPE", "ReadinessCheck", "ServingFlag", "health_operations"]
+__all__ = ["METRICS_CONTENT_TYPE", "ReadinessCheck", "ServingFlag", "health_operations",
+           "metrics_app"]
 
 ReadinessCheck = Callable[[], Sequence[str]]
 """Returns why the process is not ready (e.g. "Kafka not connected"); empty when ready."""
@@ -43,10 +44,8 @@ def health_operations(readiness: ReadinessCheck, flag: ServingFlag) -> list[Oper
             )
         return json_response(HealthResponse(status="ready"))
 
-    async def metrics(_request: web.Request) -> web.Response:
-        return web.Response(body=render(GATEWAY), headers={"Content-Type": METRICS_CONTENT_TYPE})
-
     tags = ("operations",)
+    metrics = _metrics
     return [
         Operation("GET", "/healthz", healthz, "Liveness", {
             200: Body("The process runs.", HealthResponse),
@@ -59,3 +58,14 @@ def health_operations(readiness: ReadinessCheck, flag: ServingFlag) -> list[Oper
             200: Body("Text exposition format.", None, "text/plain"),
         }, tags=tags),
     ]
+
+
+async def _metrics(_request: web.Request) -> web.Response:
+    return web.Response(body=render(GATEWAY), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+def metrics_app() -> web.Application:
+    """Only `GET /metrics`: what the separate metrics port (LGSP_METRICS_PORT) serves."""
+    app = web.Application()
+    app.add_routes([web.get("/metrics", _metrics)])
+    return app

@@ -19,6 +19,7 @@ from pydantic.json_schema import JsonSchemaMode
 from gateway import __version__
 from gateway.admin.models import ErrorResponse
 from gateway.admin.operations import JSON, Operation
+from gateway.auth import PUBLIC_PATHS, permission_for
 
 __all__ = ["build_openapi", "openapi_path"]
 
@@ -59,11 +60,13 @@ def build_openapi(
         )
     for route in routes:
         doc = (getattr(route.handler, "__doc__", None) or "").strip().splitlines()
-        paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = {
+        entry: dict[str, Any] = {
             "summary": doc[0] if doc else "Undocumented route",
             "parameters": _path_parameters(route.path),
             "responses": {"default": {"description": "Undocumented response."}},
         }
+        _secure(entry, route.method, route.path, by_key[("error", 0, 0)])
+        paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {
@@ -74,7 +77,17 @@ def build_openapi(
                            '`{"error_code": <status>, "message": <one line>}`.',
         },
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": definitions.get("$defs", {})},
+        "components": {
+            "schemas": definitions.get("$defs", {}),
+            "securitySchemes": {_SCHEME: {
+                "type": "http", "scheme": "bearer",
+                "description": "A local API token (`lgsp tokens create`, starts with "
+                               "`lgsp_`) or the province's identity-provider JWT (RS256 "
+                               "or ES256). Each operation's `x-required-role` names the "
+                               "role it needs; admin may do everything.",
+            }},
+        },
+        "security": [{_SCHEME: []}],
     }
 
 
@@ -112,8 +125,30 @@ def _operation(i: int, op: Operation, schemas: dict[_Key, Any]) -> dict[str, Any
         "description": "Unexpected failure (logged with its traceback).",
         "content": {JSON: {"schema": schemas[("error", 0, 0)]}},
     })
+    _secure(doc, op.method, op.path, schemas[("error", 0, 0)])
     doc.update(op.extra)
     return doc
+
+
+_SCHEME = "bearer"
+
+
+def _secure(doc: dict[str, Any], method: str, path: str, error: Any) -> None:
+    """The operation's security requirement, its role, and its 401/403 answers."""
+    if path in PUBLIC_PATHS:
+        doc["security"] = []
+        return
+    role = permission_for(method, path).role.value
+    doc["security"] = [{_SCHEME: []}]
+    doc["x-required-role"] = role
+    doc["description"] = (doc.get("description", "") + f" Requires the `{role}` role."
+                          ).strip()
+    doc["responses"].setdefault("401", {
+        "description": "No or invalid credentials (`WWW-Authenticate: Bearer`).",
+        "content": {JSON: {"schema": error}}})
+    doc["responses"].setdefault("403", {
+        "description": f"The caller lacks the {role} role.",
+        "content": {JSON: {"schema": error}}})
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:

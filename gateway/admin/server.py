@@ -11,6 +11,9 @@ from gateway.admin.errors import error_middleware
 from gateway.admin.health import ReadinessCheck, ServingFlag, health_operations
 from gateway.admin.openapi import build_openapi
 from gateway.admin.operations import Body, Operation, json_response
+from gateway.admin.security import auth_middleware
+from gateway.audit.event import AuditSink
+from gateway.auth import Authenticator
 from gateway.connect import ConnectorRuntime
 from gateway.errors import ConfigError, WrongRoleError
 from gateway.logs import get_logger
@@ -30,6 +33,9 @@ def build_admin_app(
     runtime: ConnectorRuntime | None,
     readiness: ReadinessCheck,
     extra_routes: Sequence[RouteSpec] = (),
+    *,
+    authenticator: Authenticator,
+    audit: AuditSink | None = None,
 ) -> web.Application:
     """The admin API: connectors, plugins, health, metrics, OpenAPI, plus `extra_routes`.
 
@@ -38,6 +44,9 @@ def build_admin_app(
     `web.RouteDef`: it puts request and response schemas into `/openapi.json`. Error
     handling is shared: raise a `GatewayError` and the client gets
     `{"error_code", "message"}` with the matching status.
+
+    Every path but `/healthz`, `/readyz` and `/metrics` is checked by `authenticator`
+    against the role table (gateway/auth/roles.py); changes go to `audit`.
     """
     flag = ServingFlag()
     operations = [
@@ -58,7 +67,9 @@ def build_admin_app(
     }, tags=("operations",)))
     document.update(build_openapi(operations, bare))
 
-    app = web.Application(middlewares=[error_middleware])
+    # Authentication outermost: it sees the status error_middleware made of any failure.
+    app = web.Application(middlewares=[auth_middleware(authenticator, audit),
+                                       error_middleware])
     app[SERVING] = flag
     app.add_routes([op.route() for op in operations])
     app.add_routes(bare)
@@ -69,8 +80,9 @@ class AdminServer:
     """Serves an admin app on host:port; `port=0` picks a free port (see `url`)."""
 
     def __init__(self, app: web.Application, host: str, port: int,
-                 *, shutdown_timeout_s: float = 5.0) -> None:
+                 *, shutdown_timeout_s: float = 5.0, label: str = "admin API") -> None:
         self._app = app
+        self._label = label
         if SERVING not in app:  # an app not made by build_admin_app
             app[SERVING] = ServingFlag()
         self._host = host
@@ -96,7 +108,8 @@ class AdminServer:
         except OSError as exc:
             await self.stop()
             raise ConfigError(
-                f"admin API cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
+                f"{self._label} cannot listen on {self._host}:{self._port}: "
+                f"{exc.strerror or exc}"
             ) from exc
         if self._port == 0:
             for address in self._runner.addresses:
@@ -104,7 +117,7 @@ class AdminServer:
                     self._port = int(address[1])
                     break
         self._app[SERVING].serving = True
-        _log.info("admin API listening", url=self.url)
+        _log.info(f"{self._label} listening", url=self.url)
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (bounded), close."""

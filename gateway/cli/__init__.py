@@ -18,13 +18,23 @@ from types import ModuleType
 
 import uvloop
 
-from gateway.cli import _connectors, _index, _plugin, _replay, _run, _schemas, _trace
+from gateway.cli import (
+    _audit,
+    _connectors,
+    _index,
+    _plugin,
+    _replay,
+    _run,
+    _schemas,
+    _tokens,
+    _trace,
+)
 from gateway.cli._base import CommandParser, Handler
 from gateway.errors import ConfigError, GatewayError
 from gateway.logs import configure_logging
 
 # Each module adds its subcommands to the parser with `register(subparsers)`.
-COMMANDS = (_schemas, _run, _connectors, _replay, _trace, _index, _plugin)
+COMMANDS = (_schemas, _run, _connectors, _replay, _trace, _index, _plugin, _tokens, _audit)
 
 # The development kit's commands: module and one-line help. A module is imported only
 # when its command runs (or `lgsp --help` lists everything), so production commands,

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from gateway.cli._auth import add_token_option, resolve_token
 from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.cli._text import printable
 from gateway.errors import GatewayError
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                             help="admin API base URL (env LGSP_URL; default "
                             "http://127.0.0.1:<port from settings, 8083>)")
         add_config_option(parser)
+        add_token_option(parser)
         parser.set_defaults(handler=handler, usage_error=parser.error)
         return parser
 
@@ -164,15 +166,19 @@ class _Api:
     """A thin client of the admin API: JSON in, JSON out, errors as one line."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        settings = settings_from(args)
         url = args.url or os.environ.get("LGSP_URL")
         if not url:
-            url = f"http://127.0.0.1:{settings_from(args).port}"
+            url = f"http://127.0.0.1:{settings.port}"
         self.url = url.rstrip("/")
+        self._token = resolve_token(args, settings)
 
     async def call(self, method: str, path: str, body: Any = None,
                    query: Sequence[tuple[str, str]] = ()) -> Any:
         data = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT_S)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session, session.request(
@@ -207,8 +213,15 @@ def _error_message(status: int, raw: bytes) -> str:
     except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    return f"HTTP {status}: {raw.decode(errors='replace')[:200]}"
+        message = str(body["message"])
+    else:
+        message = f"HTTP {status}: {raw.decode(errors='replace')[:200]}"
+    if status == 401:
+        return (f"the gateway refused the credentials (401): {message}; give a token with "
+                "--token or LGSP_TOKEN (lgsp tokens create)")
+    if status == 403:
+        return f"not allowed (403): {message}"
+    return message
 
 
 def _path(*parts: str) -> str:

@@ -42,7 +42,7 @@ from gateway.replay import masked
 
 def add_index_options(parser: argparse.ArgumentParser) -> None:
     """`--index-url` beside the Kafka connection options."""
-    add_connection_options(parser)
+    add_connection_options(parser, token=False)
     parser.add_argument("--index-url", default=None, metavar="URL",
                         help="the index store: sqlite:///PATH or postgresql://USER@HOST/DB "
                         "(env LGSP_INDEX__URL; default: SQLite under the state directory)")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import re
 import socket
 import sys
@@ -38,6 +37,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from gateway.audit.event import AuditEvent, Result
+from gateway.audit.trail import record_from_cli
+from gateway.cli._auth import add_token_option, check_locally
 from gateway.cli._base import CommandParser, add_config_option, settings_from
 from gateway.cli._text import cell, printable
 from gateway.contracts import Codec, load_gated_schemas, load_schemas
@@ -139,7 +141,8 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                      help=f"re-submissions per second (default {_DEFAULT_RATE:g}/s, "
                      f"at most {MAX_RATE:g})")
     how.add_argument("--operator", type=_operator, default=None, metavar="NAME",
-                     help="who runs the replay, for the audit trail (default: the OS user)")
+                     help="the person a shared token acts for; the audit trail records the "
+                     "token's subject, then `for NAME`")
     how.add_argument("--yes", "-y", action="store_true",
                      help="do not ask for confirmation (required without a terminal)")
     how.add_argument("--wait-s", type=_seconds, default=_DEFAULT_WAIT_S, metavar="S",
@@ -164,12 +167,14 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
 
 # --- shared with `lgsp trace` -------------------------------------------------------------
 
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """`--bootstrap-servers` and `--config`."""
+def add_connection_options(parser: argparse.ArgumentParser, *, token: bool = True) -> None:
+    """`--bootstrap-servers`, `--config` and (unless `token` is False) `--token`."""
     parser.add_argument("--bootstrap-servers", default=None, metavar="HOST:PORT",
                         help="Kafka bootstrap servers (env LGSP_BOOTSTRAP_SERVERS, "
                         "default 127.0.0.1:9092)")
     add_config_option(parser)
+    if token:
+        add_token_option(parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +269,6 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def _default_operator() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name (some containers): say so in the audit
-        return "unknown"
-
-
 # --- lgsp replay ------------------------------------------------------------------------------
 
 async def _replay(args: argparse.Namespace) -> int:
@@ -278,10 +276,11 @@ async def _replay(args: argparse.Namespace) -> int:
         failed_from=args.failed_from, failed_to=args.failed_to, connectors=args.connector,
         services=args.service, error_classes=args.error_class, transaction_ids=args.ids)
     conn = await connect(args)
+    subject = (await check_locally(args, conn.settings, "POST", "/replays")).subject
+    operator = subject if args.operator in (None, subject) else f"{subject} for {args.operator}"
     request = ReplayRequest(
-        filter=flt, operator=args.operator or _default_operator(),
-        origin=f"cli@{socket.gethostname()}", rate=args.rate, wait_s=args.wait_s,
-        dry_run=args.dry_run)
+        filter=flt, operator=operator, origin=f"cli@{socket.gethostname()}", rate=args.rate,
+        wait_s=args.wait_s, dry_run=args.dry_run)
     out = console()
     with kafka_named(conn.settings.bootstrap_servers):
         return await _replay_with(out, conn, request, args)
@@ -302,15 +301,24 @@ async def _replay_with(out: Console, conn: Connection, request: ReplayRequest,
         selection = await replayer.select(request.filter)
         if request.dry_run:
             run = await replayer.dry_run(request, selection)
+            await _audit(conn, run, "dry run")
             _show_dry_run(out, run, selection, args)
             return 0
         if selection.eligible and not args.yes:
             await _confirm(out, selection)
         run = replayer.prepare(request, selection)
+        # On record before anything is re-submitted: no audit, no replay.
+        await _audit(conn, run, f"{len(selection.eligible)} selected")
         return await _execute(out, replayer, run, args.json)
     finally:
         await store.close()
         await producer.stop()
+
+
+async def _audit(conn: Connection, run: ReplayRun, detail: str) -> None:
+    await record_from_cli(conn.settings, AuditEvent(
+        subject=run.request.operator, action="replay.start", target=f"replay {run.replay_id}",
+        client=run.request.origin, result=Result.SUCCESS, detail=detail))
 
 
 async def _confirm(out: Console, selection: Selection) -> None:
@@ -468,6 +476,7 @@ def _gist(message: str) -> str:
 
 async def _history(args: argparse.Namespace) -> int:
     conn = await connect(args)
+    await check_locally(args, conn.settings, "GET", "/replays")
     with kafka_named(conn.settings.bootstrap_servers):
         records = await read_audits(conn.settings.bootstrap_servers, conn.topics.replay_audit,
                                     conn.codec)

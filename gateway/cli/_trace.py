@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from gateway.cli._auth import check_locally
 from gateway.cli._base import CommandParser
 from gateway.cli._index import add_index_options, opened
 from gateway.cli._replay import connect, kafka_named, print_json
@@ -39,6 +40,7 @@ def _transaction_id(text: str) -> str:
 
 async def _trace(args: argparse.Namespace) -> int:
     conn = await connect(args, gated=False)
+    await check_locally(args, conn.settings, "GET", "/transactions/{transaction_id}")
     tracer = Tracer(conn.settings.bootstrap_servers, conn.topics, conn.codec)
     async with opened(conn, args) as store:
         with kafka_named(conn.settings.bootstrap_servers):

@@ -35,6 +35,7 @@ _KAFKA_BINDING = "0.5.0"
 _LEDGER_SCHEMA = outcomes.LEDGER_SCHEMA
 # The replay tool's audit record: embedded as Avro if the registry ever holds it.
 _REPLAY_AUDIT_SCHEMA = "replay.audit"
+_AUDIT_SCHEMA = "gateway.audit"
 _SCHEMAS_DIR_LABEL = "schemas/avro"
 # Single-object encoding has no registered media type; say "bytes" and explain below.
 _BINARY = "application/octet-stream"
@@ -76,7 +77,8 @@ def build_asyncapi(registry: SchemaRegistry, topics: Topics | None = None) -> di
     """The AsyncAPI 3.0 document (a JSON-ready dict) for these contracts and topic names."""
     topics = topics or Topics()
     payload_types = [n for n in registry.names()
-                     if n not in (ENVELOPE_SCHEMA, _LEDGER_SCHEMA, _REPLAY_AUDIT_SCHEMA)]
+                     if n not in (ENVELOPE_SCHEMA, _LEDGER_SCHEMA, _REPLAY_AUDIT_SCHEMA,
+                                  _AUDIT_SCHEMA)]
     envelope = _ref_schema(registry.latest(ENVELOPE_SCHEMA))
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -176,6 +178,10 @@ def _channels(topics: Topics, payload_types: list[str],
         "replayAudit": _channel(topics.replay_audit, "Replay audit",
                                 "Who replayed what, when, with which filter and result.",
                                 {"replayAuditRecord": _message_ref("ReplayAuditRecord")}),
+        "auditTrail": _channel(topics.audit, "Audit trail",
+                               "Every change through the admin API or the CLI, hash-chained "
+                               "and Ed25519-signed (`lgsp audit verify`). Kept forever.",
+                               {"auditRecord": _message_ref("AuditRecord")}),
     }
 
 
@@ -246,6 +252,8 @@ def _operations(topics: Topics, payload_types: list[str]) -> dict[str, Any]:
                                      "from their stored position.", "connectorPosition"),
         "auditReplays": op("send", "replayAudit", "`lgsp replay` records each replay run.",
                            "replayAuditRecord"),
+        "auditChanges": op("send", "auditTrail", "The admin API and the CLI record every "
+                           "change, signed by the gateway's key.", "auditRecord"),
     }
 
 
@@ -302,6 +310,18 @@ def _messages(registry: SchemaRegistry, payload_types: list[str],
         "plugin (e.g. a cursor, a file and offset).", {"type": "object"},
         "Connector name (UTF-8).")
     messages["ReplayAuditRecord"] = _replay_audit(registry)
+    if _AUDIT_SCHEMA in registry.names():
+        audit = registry.latest(_AUDIT_SCHEMA)
+        messages["AuditRecord"] = {
+            "name": "AuditRecord", "summary": _first_sentence(audit.raw.get("doc", "")),
+            "contentType": _BINARY, "payload": _ref_schema(audit),
+            "x-lgsp-encoding": "avro-single-object",
+            "bindings": _key_binding("Writer (chain) id (UTF-8)."),
+        }
+    else:
+        messages["AuditRecord"] = _json_message(
+            "AuditRecord", "A signed record of one change.", {"type": "object"},
+            "Writer (chain) id (UTF-8).")
     return messages
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway.admin import Body, Operation, QueryParameter, json_response, read_body
 from gateway.admin.models import ErrorResponse
+from gateway.admin.security import PRINCIPAL
 from gateway.errors import (
     ConfigError,
     FieldProblem,
@@ -51,7 +52,9 @@ def replay_operations(service: ReplayService) -> list[Operation]:
 
     async def post_replay(request: web.Request) -> web.Response:
         body = await read_body(request, ReplayRequestBody)
-        replay = body.to_request(origin=f"api@{request.remote or 'unknown'}")
+        principal = request.get(PRINCIPAL)
+        replay = body.to_request(origin=f"api@{request.remote or 'unknown'}",
+                                 subject=principal.subject if principal else "anonymous")
         if replay.dry_run:
             run, selection = await service.preview(replay)
             return json_response(ReplayPreviewResponse(

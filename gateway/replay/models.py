@@ -68,20 +68,25 @@ class ReplayRequestBody(_Model):
         default_factory=list, max_length=100_000)
     dry_run: bool = Field(default=False, description="Only list what would be replayed.")
     rate: float = Field(default=50.0, gt=0, le=MAX_RATE, description="Re-submissions/second.")
-    operator: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$",
-                          description="Who asks (recorded in the audit trail).")
+    operator: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$",
+        description="Optional: the person a shared token acts for. The audit records the "
+                    "authenticated subject, followed by `for <operator>` when given.")
     wait_s: float = Field(default=60.0, ge=0, le=3600,
                           description="How long to wait for the router's outcomes.")
 
-    def to_request(self, origin: str) -> ReplayRequest:
-        """The engine's request; ConfigError if the filter as a whole is malformed."""
+    def to_request(self, origin: str, subject: str) -> ReplayRequest:
+        """The engine's request, run by the authenticated `subject`; ConfigError if the
+        filter as a whole is malformed."""
         now = datetime.now(UTC)
         flt = ReplayFilter.create(
             failed_from=parse_time(self.from_, now) if self.from_ else None,
             failed_to=parse_time(self.to, now) if self.to else None,
             connectors=self.connectors, services=self.services,
             error_classes=self.error_classes, transaction_ids=self.transaction_ids)
-        return ReplayRequest(filter=flt, operator=self.operator, origin=origin,
+        operator = subject if self.operator in (None, subject) else \
+            f"{subject} for {self.operator}"
+        return ReplayRequest(filter=flt, operator=operator, origin=origin,
                              rate=self.rate, wait_s=self.wait_s, dry_run=self.dry_run)
 
 

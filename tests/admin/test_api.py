@@ -25,6 +25,7 @@ from tests.connect.support import (
     topic_values,
     wait_ingested,
 )
+from tests.support.auth import bearer
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -115,8 +116,8 @@ async def gateway(
 
 @pytest.fixture
 async def api(gateway: Gateway) -> AsyncIterator[Client]:
-    """An HTTP client of the gateway's admin API."""
-    async with aiohttp.ClientSession() as session:
+    """An HTTP client of the gateway's admin API, with the first-start admin token."""
+    async with aiohttp.ClientSession(headers=bearer(gateway.settings.state_dir)) as session:
         yield Client(session, gateway.url)
 
 
@@ -316,7 +317,13 @@ async def test_openapi_describes_every_path(api: Client) -> None:
     create = doc["paths"]["/connectors"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/CreateConnectorRequest"}
-    assert set(create["responses"]) == {"201", "400", "404", "409", "500"}
+    assert set(create["responses"]) == {"201", "400", "401", "403", "404", "409", "500"}
+    assert create["security"] == [{"bearer": []}]
+    assert create["x-required-role"] == "integrator"
+    assert doc["paths"]["/healthz"]["get"]["security"] == []
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    # Not in the role table: closed to all but admin until someone decides otherwise.
+    assert doc["paths"]["/toggle/bare"]["get"]["x-required-role"] == "admin"
     assert doc["paths"]["/connectors/{name}"]["get"]["parameters"] == [
         {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
     schemas = doc["components"]["schemas"]
@@ -353,7 +360,7 @@ async def test_configs_survive_a_gateway_restart(
     second = Gateway(settings, plugins=catalog)
     await second.start()
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=bearer(settings.state_dir)) as session:
             api = Client(session, second.url)
             assert await api.call("GET", "/connectors") == (200, [name])
             await api.wait_state(name, "RUNNING")

@@ -25,6 +25,7 @@ from gateway.contracts import Codec, Envelope
 from gateway.kafka import read_topic
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
+from tests.support.auth import bearer
 from tests.support.cli import LGSP
 from tests.support.processes import TEST_CLIENT_SECRET
 from tests.support.waiting import wait_for
@@ -58,11 +59,14 @@ async def lgsp(*args: str, env: dict[str, str]) -> Result:
 
 
 @pytest.fixture
-def env(kafka: BrokerHandle, topics: Topics, example_plugin_path: Path) -> dict[str, str]:
-    """Environment of the gateway and the CLI: broker, topic prefix, port, the plugin."""
+def env(kafka: BrokerHandle, topics: Topics, example_plugin_path: Path,
+        tmp_path: Path) -> dict[str, str]:
+    """Environment of the gateway and the CLI: broker, topic prefix, port, the plugin, and
+    a state dir of their own (the CLI reads the gateway's first-start admin token there)."""
     port = free_port()
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "LGSP_TOKEN"},
+        "LGSP_STATE_DIR": str(tmp_path / "state"),
         "LGSP_BOOTSTRAP_SERVERS": kafka.bootstrap,
         "LGSP_TOPIC_PREFIX": topics.prefix,
         "LGSP_PORT": str(port),
@@ -190,7 +194,9 @@ async def _wait_state(name: str, state: str, env: dict[str, str]) -> None:
     url = f"http://127.0.0.1:{env['LGSP_PORT']}/connectors/{name}/status"
 
     async def probe() -> str:
-        async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        headers = bearer(Path(env["LGSP_STATE_DIR"]))
+        async with aiohttp.ClientSession(headers=headers) as session, \
+                session.get(url) as resp:
             return str((await resp.json())["connector"]["state"])
 
     await wait_for(probe, lambda s: s == state, timeout_s=20, what=f"{name} {state}")

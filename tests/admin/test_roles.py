@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 import pytest
 
@@ -11,19 +13,20 @@ from gateway.errors import ConfigError
 from gateway.settings import Settings, load_settings
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
+from tests.support.auth import bearer
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_router_only_gateway_refuses_connector_requests_clearly(
-    kafka: BrokerHandle, topics: Topics
+    kafka: BrokerHandle, topics: Topics, tmp_path: Path
 ) -> None:
     settings = Settings(bootstrap_servers=kafka.bootstrap, topic_prefix=topics.prefix,
-                        port=free_port(), roles=["router"])
+                        port=free_port(), roles=["router"], state_dir=tmp_path)
     gateway = Gateway(settings)
     await gateway.start()
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=bearer(tmp_path)) as session:
             async with session.get(f"{gateway.url}/connectors") as resp:
                 body = await resp.json()
                 assert resp.status == 409

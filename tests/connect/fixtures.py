@@ -32,10 +32,11 @@ def codec() -> Codec:
 
 
 @pytest.fixture
-def settings(kafka: BrokerHandle, topics: Topics) -> Settings:
-    """Settings for one test: its own topic prefix and admin port, the session broker."""
+def settings(kafka: BrokerHandle, topics: Topics, tmp_path: Path) -> Settings:
+    """Settings for one test: its own topic prefix, admin port and state dir (so its own
+    first-start admin token), the session broker."""
     return Settings(topic_prefix=topics.prefix, bootstrap_servers=kafka.bootstrap,
-                    port=free_port())
+                    port=free_port(), state_dir=tmp_path / "state")
 
 
 @pytest.fixture

@@ -98,7 +98,9 @@ def _gateway_settings(
 
     env: dict[str, str] = {}
     for source in container["envFrom"]:
-        env |= get_one(docs, "ConfigMap", source["configMapRef"]["name"])["data"]
+        if "configMapRef" in source:
+            env |= get_one(docs, "ConfigMap", source["configMapRef"]["name"])["data"]
+        # The optional identity-provider Secret is absent here: local tokens only.
     for var in container.get("env", []):
         if "value" in var:
             env[var["name"]] = var["value"]
@@ -369,7 +371,8 @@ def test_gateway_probes_and_shutdown(
     overlay: tuple[str, list[Manifest]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _name, docs = overlay
-    expected_ports = {CONNECTORS: {"http": 8083, "webhook": 8181}, ROUTER: {"http": 8083}}
+    expected_ports = {CONNECTORS: {"http": 8083, "webhook": 8181, "metrics": 8084},
+                      ROUTER: {"http": 8083, "metrics": 8084}}
     for half in HALVES:
         deployment = get_one(docs, "Deployment", half)
         pod = deployment["spec"]["template"]["spec"]
@@ -408,13 +411,15 @@ def test_secret_is_referenced_never_inlined(overlay: tuple[str, list[Manifest]])
     if name == "dev":
         names = {s["metadata"]["name"] for s in find(docs, "Secret")}
         assert ref["name"] in names, "kustomize rewrote the reference"
-    # Only the router calls NDXP: the connectors pod gets no credentials for it.
+    # Only the router calls NDXP: the connectors pod gets no credentials for it (only the
+    # identity provider's settings, like every half).
     (connectors,) = get_one(docs, "Deployment", CONNECTORS)["spec"]["template"]["spec"][
         "containers"]
     refs = [v["valueFrom"]["secretKeyRef"]["name"] for v in connectors.get("env", [])
             if "valueFrom" in v]
     assert not [r for r in refs if r.startswith("lgsp-ndxp-credentials")]
-    assert not [s for s in connectors.get("envFrom", []) if "secretRef" in s]
+    assert [s["secretRef"]["name"] for s in connectors.get("envFrom", [])
+            if "secretRef" in s] == ["lgsp-auth-oidc"]
     # Every other secret a pod gets is a reference too: Kafka passwords, the sealing key.
     for half in HALVES:
         (container,) = get_one(docs, "Deployment", half)["spec"]["template"]["spec"][
@@ -464,9 +469,10 @@ def test_services_expose_admin_and_webhook(overlay: tuple[str, list[Manifest]]) 
     _name, docs = overlay
     expected = {
         # The admin API integrators use for `lgsp connectors`, and the webhook's target.
-        CONNECTORS: {"http": (8083, "http"), "webhook": (8181, "webhook")},
-        # Replay/trace and /metrics only.
-        ROUTER: {"http": (8083, "http")},
+        CONNECTORS: {"http": (8083, "http"), "webhook": (8181, "webhook"),
+                     "metrics": (8084, "metrics")},
+        # Replay/trace, and /metrics on its own port.
+        ROUTER: {"http": (8083, "http"), "metrics": (8084, "metrics")},
     }
     for half in HALVES:
         service = get_one(docs, "Service", half)
@@ -586,7 +592,7 @@ def test_service_monitor_scrapes_both_halves(overlay: tuple[str, list[Manifest]]
     for half in HALVES:
         service = get_one(docs, "Service", half)
         service_ports = {p["name"]: p for p in service["spec"]["ports"]}
-        assert service_ports[endpoint["port"]]["port"] == 8083, half
+        assert service_ports[endpoint["port"]]["port"] == 8084, half
         # prometheus-operator takes the job label from this Service label (it would be
         # the Service's name without one): both halves are job "lgsp-gateway", what
         # alerts.yml's up{job=...} expects.
@@ -635,8 +641,9 @@ def test_gateway_network_policies(overlay: tuple[str, list[Manifest]]) -> None:
         assert set(spec["policyTypes"]) == {"Ingress", "Egress"}, half
         for rule in spec["ingress"]:
             assert rule["from"], f"{half}: no ingress rule may be open to everyone"
-        # Prometheus scrapes both.
-        assert _ingress_ports_from(policy)[8083] == [_namespace_peer("monitoring")], half
+        # Prometheus scrapes both, on the metrics port only: never the admin API.
+        assert _ingress_ports_from(policy)[8084] == [_namespace_peer("monitoring")], half
+        assert 8083 not in _ingress_ports_from(policy), half
         # Both need DNS and Kafka.
         assert {53, 9092} <= _egress_ports(policy), half
         kafka_rules = [r for r in spec["egress"]
@@ -651,8 +658,8 @@ def test_gateway_network_policies(overlay: tuple[str, list[Manifest]]) -> None:
     # The webhook reaches the connectors only, and only through the ingress controller.
     assert _ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))[8181] == [
         _namespace_peer("ingress-nginx")]
-    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", ROUTER))) == {8083}
-    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))) == {8083, 8181}
+    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", ROUTER))) == {8084}
+    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))) == {8084, 8181}
 
 
 def test_only_the_router_reaches_the_national_endpoint(dev: list[Manifest],
@@ -727,6 +734,9 @@ def test_each_component_is_its_own_kafka_user_with_acls_on_its_topics(
     assert not may(router, "Write", t.source("ioffice"))
     assert not may(router, "Read", t.connector_configs)
     assert may(router, "Create", t.hold("QG.DVCQG.DONGBOHOSO"))
+    # Both halves answer changes on their admin API, so both append to the audit trail.
+    assert may(connectors, "Write", t.audit) and may(router, "Write", t.audit)
+    assert may(connectors, "Read", t.audit) and may(router, "Read", t.audit)
     assert not may(connectors, "Write", t.hold("QG.DVCQG.DONGBOHOSO"))
     groups = {u: [r for kind, r, _p, ops in _acls(users[u]) if kind == "group" and "Read" in ops]
               for u in users}
@@ -764,3 +774,36 @@ def test_secrets_key_example_validates() -> None:
     result = tools.run([tools.kubernetes_validate(), "--strict", "-k", KUBERNETES_VERSION,
                         example])
     assert result.returncode == 0, result.stdout
+
+
+# --- Authentication ------------------------------------------------------------------------
+
+
+def test_auth_comes_from_secrets(overlay: tuple[str, list[Manifest]], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    name, docs = overlay
+    for half in HALVES:
+        pod = get_one(docs, "Deployment", half)["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        settings = _gateway_settings(docs, half, tmp_path, monkeypatch)
+        assert settings.metrics_port == 8084
+        assert settings.auth.mode == "auto"
+        assert settings.auth.tokens_file == Path("/etc/lgsp/auth/tokens.json")
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/lgsp/auth"]
+        assert mount["readOnly"] is True
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"].startswith("lgsp-auth")
+        oidc = [s["secretRef"] for s in container["envFrom"] if "secretRef" in s]
+        assert oidc == [{"name": "lgsp-auth-oidc", "optional": True}], half
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["metrics"] == settings.metrics_port
+        if name == "prod":
+            # One key shared by every replica, so `lgsp audit verify` knows it.
+            assert settings.auth.audit_key_file == Path("/etc/lgsp/auth/signing.key")
+    secrets = {s["metadata"]["name"].rsplit("-", 1)[0] for s in find(docs, "Secret")}
+    # dev generates its fake one; prod's is created out of band.
+    assert ("lgsp-auth" in secrets) == (name == "dev")
+    for example in ("auth.secret.example.yaml", "auth-oidc.secret.example.yaml"):
+        result = tools.run([tools.kubernetes_validate(), "--strict", "-k",
+                            KUBERNETES_VERSION, K8S / "examples" / example])
+        assert result.returncode == 0, result.stdout

@@ -23,6 +23,7 @@ import pytest
 
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
+from tests.support.auth import bearer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -59,8 +60,11 @@ def _closed(url: str) -> bool:
         return True
 
 
-async def _look_around(text: str) -> None:
+async def _look_around(text: str, state: Path) -> None:
     """What a user does with the printed URLs while the demo lingers."""
+    # The demo names the admin token's file; the admin API refuses anyone without it.
+    assert re.search(r"^  admin token  \S*admin\.token: ", text, re.MULTILINE), text
+    auth = bearer(state)
     prometheus = _find(rf"^  Prometheus\s+{_URL}", text).group(1)
     gateway = _find(rf"^  admin API\s+{_URL}/connectors", text).group(1)
     stub = _find(rf"\(stub {_URL}/metrics", text).group(1)
@@ -78,11 +82,15 @@ async def _look_around(text: str) -> None:
         async with session.get(f"{prometheus}/api/v1/rules") as resp:
             groups = {g["name"] for g in (await resp.json())["data"]["groups"]}
         assert {"lgsp-gateway.delivery", "lgsp-gateway.pipeline"} <= groups, groups
-        for url in (f"{gateway}/connectors", f"{gateway}/metrics", f"{gateway}/readyz",
+        for url in (f"{gateway}/metrics", f"{gateway}/readyz",
                     f"{stub}/ndxp/v1/stats", f"{stub}/metrics"):
             async with session.get(url) as resp:
                 assert resp.status == 200, url
         async with session.get(f"{gateway}/connectors") as resp:
+            assert resp.status == 401, "the admin API answers nobody without a token"
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        async with session.get(f"{gateway}/connectors", headers=auth) as resp:
+            assert resp.status == 200
             assert set(await resp.json()) >= set(CONNECTORS)
 
 
@@ -112,7 +120,7 @@ async def test_bounded_demo_tells_the_whole_story(
             while raw := await proc.stdout.readline():
                 lines.append(raw.decode().rstrip("\n"))
                 if lines[-1].startswith("--once: holding"):
-                    await _look_around("\n".join(lines))
+                    await _look_around("\n".join(lines), tmp_path / "state")
                     break
             rest, _ = await proc.communicate()
             lines.extend(rest.decode().splitlines())

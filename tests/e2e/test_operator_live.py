@@ -35,6 +35,7 @@ from tests.deploy.metric_names import (
     unknown_metric_names,
 )
 from tests.deploy.paths import ALERTS, DASHBOARD, REPO
+from tests.support.auth import bearer
 from tests.support.cli import LGSP
 from tests.support.processes import TEST_CLIENT_SECRET
 from tests.support.waiting import wait_for
@@ -137,6 +138,7 @@ async def test_every_dashboard_and_alert_metric_is_live(
         "LGSP_TOPIC_PREFIX": topics.prefix,
         "LGSP_LOG_FORMAT": "json",
         "LGSP_CONNECTOR_FILES__ROOT": str(tmp_path),
+        "LGSP_STATE_DIR": str(tmp_path / "state"),
         # One attempt, and report lag every second: the series an operator sees during
         # an outage, without waiting out the production retries.
         "LGSP_ROUTER__MAX_ATTEMPTS": "1",
@@ -157,7 +159,8 @@ async def test_every_dashboard_and_alert_metric_is_live(
         config = {"connector.class": "reporting", "source.agency.code": "000.00.00.H12",
                   "watch.dir": str(drop), "poll.interval.ms": "200", "file.min.age.ms": "0"}
         async with session.post(f"{gateway}/connectors",
-                                json={"name": "reports", "config": config}) as response:
+                                json={"name": "reports", "config": config},
+                                headers=bearer(tmp_path / "state")) as response:
             assert response.status == 201, await response.text()
         writer = ReportWriter(drop, seed=7)
 
@@ -212,6 +215,7 @@ async def test_gateway_readiness_follows_its_kafka_broker(tmp_path: Path) -> Non
         "LGSP_LOG_FORMAT": "json",
         "LGSP_NDXP__URL": f"http://127.0.0.1:{free_port()}",
         "LGSP_NDXP__CLIENT_SECRET": TEST_CLIENT_SECRET,
+        "LGSP_STATE_DIR": str(tmp_path / "state"),
     }
     try:
         async with _serving("gateway", [LGSP, "run", "--port", "0"], env,

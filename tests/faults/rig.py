@@ -27,6 +27,7 @@ from gateway.errors import KafkaError
 from gateway.kafka import KafkaAdmin
 from gateway.settings import Settings, router_group
 from gateway.topics import Topics
+from tests.support.auth import bearer
 from tests.support.processes import ServerProcess, loopback_env, run_lgsp
 from tests.support.reckoning import Accounts, Reckoning, ledger_entries, router_caught_up
 from tests.support.traffic import CONNECTORS, IOFFICE, ONE_STOP, REPORTING, StreamPlan, Traffic
@@ -163,7 +164,8 @@ class FaultRig:
         """The connector's state from the admin API (empty while the gateway is away)."""
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s, \
-                    s.get(f"{self.admin_url}/connectors/{name}/status") as resp:
+                    s.get(f"{self.admin_url}/connectors/{name}/status",
+                          headers=bearer(self.workdir / "state")) as resp:
                 body: dict[str, Any] = await resp.json()
         except (aiohttp.ClientError, TimeoutError):
             return ""

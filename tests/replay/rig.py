@@ -17,6 +17,7 @@ from gateway.contracts import Codec, Envelope
 from gateway.headers import H_TRANSACTION
 from gateway.kafka import Producer, Record, read_topic
 from gateway.topics import Topics
+from tests.support.auth import bearer
 from tests.support.cli import LGSP
 from tests.support.pipeline import dossier_envelope, publish, set_faults, stub_stats
 from tests.support.waiting import wait_for
@@ -51,7 +52,9 @@ class Rig:
         self.bootstrap = bootstrap
         self.source = topics.source("one-stop")
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "LGSP_TOKEN"},
+            # The gateway's state dir: the CLI finds its first-start admin token there.
+            "LGSP_STATE_DIR": str(gateway.settings.state_dir),
             "LGSP_BOOTSTRAP_SERVERS": bootstrap,
             "LGSP_TOPIC_PREFIX": topics.prefix,
             "LGSP_LOG_FORMAT": "json",
@@ -119,9 +122,11 @@ class Rig:
     async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """Call the gateway's admin API; (status, decoded JSON)."""
         data = orjson.dumps(body) if body is not None else None
+        headers = bearer(self.gateway.settings.state_dir)
+        if data:
+            headers["Content-Type"] = "application/json"
         async with aiohttp.ClientSession() as session, session.request(
-            method, self.gateway.url + path, data=data,
-            headers={"Content-Type": "application/json"} if data else {},
+            method, self.gateway.url + path, data=data, headers=headers,
         ) as response:
             raw = await response.read()
             return response.status, orjson.loads(raw) if raw else None

@@ -32,7 +32,7 @@ async def test_replay_and_trace_over_http(rig: Rig) -> None:
 
     refusals = [
         ({"operator": "a", "from": "soon"}, 400, "invalid request body: from: "),
-        ({"dry_run": True}, 400, "invalid request body: operator: Field required"),
+        ({"dry_run": True, "rate": 0}, 400, "invalid request body: rate: "),
         ({"operator": "a", "connectors": ["nobody"]}, 422,
          "no dead-lettered transaction matches the filter (connector=nobody)"),
         ({"operator": "a", "transaction_ids": [UNKNOWN]}, 404,
@@ -97,7 +97,8 @@ async def test_replay_and_trace_over_http(rig: Rig) -> None:
     assert status == 200
     assert [(r["status"], r["replayed"]) for r in history] == [
         ("COMPLETED", 0), ("COMPLETED", 0), ("COMPLETED", 5), ("DRY_RUN", 0)]
-    assert {r["operator"] for r in history} == {"pham.thi.dung"}
+    # The authenticated subject, then the person named in the request.
+    assert {r["operator"] for r in history} == {"token:admin for pham.thi.dung"}
     assert (await rig.api("GET", "/replays?limit=many"))[0] == 400
     assert (await rig.api("GET", "/replays/rp-nope"))[0] == 404
 
@@ -115,6 +116,6 @@ async def test_stopping_the_gateway_interrupts_its_replay_and_audits_it(rig: Rig
     audits = await rig.records(rig.topics.replay_audit)
     last = rig.codec.decode(audits[-1].value or b"")
     assert (last["replay_id"], last["status"], last["operator"]) == (
-        run["replay_id"], "INTERRUPTED", "vo.thi.em")
+        run["replay_id"], "INTERRUPTED", "token:admin for vo.thi.em")
     assert last["message"] == f"interrupted after re-submitting {last['replayed']} of 4"
     assert last["replayed"] <= sent

@@ -72,7 +72,7 @@ async def test_outage_dry_run_replay_twice_trace_and_history(rig: Rig) -> None:
                      "attempt", "delivered"], text.out
     assert "attempt 1: TransientForwardError (HTTP 503)" in text.out
     assert "dead-lettered after 2 attempts: TransientForwardError" in text.out
-    assert "run by nguyen.van.an" in text.out
+    assert "run by token:admin for nguyen.van.an" in text.out
     as_json = await rig.lgsp("trace", tx, "--json")
     assert as_json.code == 0, as_json.err
     trace = orjson.loads(as_json.out)
@@ -84,7 +84,7 @@ async def test_outage_dry_run_replay_twice_trace_and_history(rig: Rig) -> None:
     assert [e["kind"] for e in events] == ["ingested", "attempt", "attempt", "dead_lettered",
                                           "replay_submitted", "attempt", "delivered"]
     replay_id = events[4]["replay_id"]
-    assert events[4]["details"]["operator"] == "nguyen.van.an"
+    assert events[4]["details"]["operator"] == "token:admin for nguyen.van.an"
     assert events[-1]["replay_id"] == replay_id
     assert events[-1]["details"]["receipt_id"] == trace["receipt_id"]
     assert events[3]["details"]["error_class"] == "gateway.errors.TransientForwardError"
@@ -95,9 +95,9 @@ async def test_outage_dry_run_replay_twice_trace_and_history(rig: Rig) -> None:
     assert history.code == 0, history.err
     runs = orjson.loads(history.out)
     assert [(r["status"], r["operator"], r["replayed"], r["delivered"]) for r in runs] == [
-        ("COMPLETED", "nguyen.van.an", 0, 0),
-        ("COMPLETED", "nguyen.van.an", N, N),
-        ("DRY_RUN", "tran.thi.binh", 0, 0),
+        ("COMPLETED", "token:admin for nguyen.van.an", 0, 0),
+        ("COMPLETED", "token:admin for nguyen.van.an", N, N),
+        ("DRY_RUN", "token:admin for tran.thi.binh", 0, 0),
     ]
     assert runs[1]["replay_id"] == replay_id
     assert set(runs[1]["transaction_ids"]) == ids

@@ -1,0 +1,1 @@
+"""Authentication, roles, local tokens and the signed audit trail (issue 14)."""
