@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from devkit.localkafka import free_port
 from gateway.app import Gateway
 from gateway.audit.chain import stored, verify_chain
 from gateway.audit.keys import audit_key_file, load_public_keys
@@ -25,7 +26,6 @@ from gateway.audit.trail import read_trail
 from gateway.auth import PUBLIC_PATHS, ROLES, Role, TokenStore, allows, tokens_file
 from gateway.connect import PluginCatalog
 from gateway.contracts import Codec
-from gateway.localkafka import free_port
 from gateway.settings import AuthSettings, Settings
 from tests.auth.jose import AUDIENCE, ISSUER, ProvinceIdp
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from devkit.localkafka import free_port
 from gateway.contracts import Codec
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec, read_topic
-from gateway.localkafka import free_port
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.support.auth import admin_token
