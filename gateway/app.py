@@ -21,6 +21,7 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.admin import AdminServer, RouteSpec, build_admin_app, metrics_app
@@ -257,18 +258,7 @@ class Gateway:
                   topic_prefix=settings.topic_prefix)
         # The Kafka clients made below (and by the services) use the settings' TLS/SASL.
         use_security(settings.kafka)
-        # Refused settings (mode none off loopback, oidc without JWKS) stop the start
-        # before anything else is touched.
-        authenticator = Authenticator.from_settings(settings)
-        await authenticator.start()
-        first_admin = await asyncio.to_thread(ensure_first_admin, settings)
-        if first_admin is not None:
-            _log.warning("created the first admin API token; read it from the file (the "
-                         "lgsp CLI on this machine does so by itself)",
-                         token_file=str(first_admin))
-        if authenticator.disabled:
-            _log.warning("admin API authentication is OFF (LGSP_AUTH__MODE=none, loopback "
-                         "only)", host=settings.host)
+        authenticator, first_admin = await _prepare_auth(settings)
         registry = await asyncio.to_thread(load_gated_schemas, settings.schemas_dir)
         codec = Codec(registry)
         # Importing plugin modules is blocking work: keep it off the event loop.
@@ -365,6 +355,24 @@ class Gateway:
                     _log.info("Kafka reachable again")
                 self._kafka_ok = True
                 KAFKA_READY.set(1)
+
+
+async def _prepare_auth(settings: Settings) -> tuple[Authenticator, Path | None]:
+    """The admin API's authenticator, and the first-start admin token's file if made now.
+
+    Refused settings (mode none off loopback, oidc without JWKS) stop the start before
+    anything else is touched.
+    """
+    authenticator = Authenticator.from_settings(settings)
+    await authenticator.start()
+    first_admin = await asyncio.to_thread(ensure_first_admin, settings)
+    if first_admin is not None:
+        _log.warning("created the first admin API token; read it from the file (the lgsp "
+                     "CLI on this machine does so by itself)", token_file=str(first_admin))
+    if authenticator.disabled:
+        _log.warning("admin API authentication is OFF (LGSP_AUTH__MODE=none, loopback only)",
+                     host=settings.host)
+    return authenticator, first_admin
 
 
 async def _connect(starting: Awaitable[None], bootstrap: str) -> None:
