@@ -28,6 +28,7 @@ from gateway.topics import Topics
 from gateway.trace import Tracer, trace_json
 from gateway.trace.api import TraceResponse
 from tests.conftest import BrokerHandle
+from tests.support.auth import bearer
 from tests.support.cli import LGSP
 from tests.support.pipeline import dossier_envelope, publish, set_faults
 from tests.support.waiting import wait_for
@@ -37,7 +38,8 @@ SERVICE = "QG.DVCQG.DONGBOHOSO"
 
 
 async def _get(gateway: Gateway, path: str) -> tuple[int, Any, dict[str, str]]:
-    async with aiohttp.ClientSession() as session, session.get(gateway.url + path) as resp:
+    async with aiohttp.ClientSession(headers=bearer(gateway.settings.state_dir)) as session, \
+            session.get(gateway.url + path) as resp:
         return resp.status, orjson.loads(await resp.read()), dict(resp.headers)
 
 

@@ -21,6 +21,7 @@ from gateway.kafka import KafkaAdmin, TopicReader
 from gateway.secrets import generate_key
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
+from tests.support.auth import bearer
 from tests.support.processes import ServerProcess, loopback_env, run_lgsp
 from tests.support.waiting import wait_for
 
@@ -100,7 +101,7 @@ async def test_a_secret_is_found_nowhere(
                   "--set", "source.agency.code=000.00.00.H12",
                   "--set", f"api.url=http://127.0.0.1:{free_port()}",
                   "--set", "api.token=${env:IOFFICE_TOKEN}", "--set", "poll.interval.ms=200")
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=bearer(tmp_path / "state")) as session:
             for path in (f"/connectors/{one_stop}", f"/connectors/{one_stop}/config",
                          f"/connectors/{ioffice}", f"/connectors/{ioffice}/config",
                          "/connectors?expand=info&expand=status",
