@@ -3,8 +3,8 @@ to generated requests, valid and invalid, keeps to the gateway's own OpenAPI doc
 and none is a server error.
 
 Bounded (examples per operation, a seed, one worker) so it takes a minute or two; deselect
-with `-m 'not schemathesis'`. `LGSP_TEST_API_TOKEN`, when set, is sent as a Bearer token
-on every request (for a gateway that requires authentication).
+with `-m 'not schemathesis'`. Every request carries the gateway's first-start admin token
+(`LGSP_TEST_API_TOKEN`, when set, instead): the document itself needs a token.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from devkit.localkafka import free_port
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
+from tests.support.auth import admin_token
 from tests.support.processes import ServerProcess, loopback_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.schemathesis]
@@ -33,9 +34,9 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
           "negative_data_rejection", "missing_required_header", "unsupported_method")
 
 
-def _auth_headers() -> list[str]:
-    token = os.environ.get("LGSP_TEST_API_TOKEN", "")
-    return ["-H", f"Authorization: Bearer {token}"] if token else []
+def _auth_headers(state: Path) -> list[str]:
+    token = os.environ.get("LGSP_TEST_API_TOKEN", "") or admin_token(state)
+    return ["-H", f"Authorization: Bearer {token}"]
 
 
 async def test_the_admin_api_keeps_to_its_openapi_document(
@@ -53,7 +54,7 @@ async def test_the_admin_api_keeps_to_its_openapi_document(
             SCHEMATHESIS, "run", f"http://127.0.0.1:{port}/openapi.json",
             "--checks", ",".join(CHECKS), "--max-examples", str(MAX_EXAMPLES),
             "--seed", "16", "--workers", "1", "--phases", "examples,coverage,fuzzing",
-            "--request-timeout", "30", "--no-color", *_auth_headers(),
+            "--request-timeout", "30", "--no-color", *_auth_headers(tmp_path / "state"),
             env={**os.environ, "SCHEMATHESIS_HOOKS": ""}, cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(proc.communicate(), 280)
