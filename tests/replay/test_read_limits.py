@@ -15,6 +15,7 @@ from gateway.settings import ExpensiveReadSettings
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.replay.conftest import make_rig
+from tests.support.auth import bearer
 from tests.support.pipeline import dossier_envelope, publish
 from tests.support.waiting import wait_for
 
@@ -35,7 +36,7 @@ async def test_a_burst_of_traces_gets_429_beyond_the_limit(
                 await resp.read()
                 return resp.status, resp.headers.get("Retry-After")
 
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers=bearer(rig.gateway.settings.state_dir)) as session:
             answers = await asyncio.gather(*(get(session, p) for p in paths))
         refused = [a for a in answers if a[0] == 429]
         served = [a for a in answers if a[0] != 429]
