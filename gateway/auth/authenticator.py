@@ -84,7 +84,7 @@ class Authenticator:
                 return Principal(f"token:{stored.name}", frozenset({stored.role}))
         elif self.oidc is not None and token.count(".") == 2:
             return await self.oidc.verify(token)
-        raise UnauthenticatedError("the bearer token is not valid")
+        raise UnauthenticatedError("the token is not valid")
 
     @staticmethod
     def authorize(principal: Principal, permission: Permission) -> None:

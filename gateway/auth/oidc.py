@@ -197,4 +197,4 @@ class OidcVerifier:
 
 def _refused(why: str, exc: Exception | None = None) -> UnauthenticatedError:
     _log.debug("identity token refused", reason=why, error=str(exc) if exc else None)
-    return UnauthenticatedError("the bearer token is not valid")
+    return UnauthenticatedError("the token is not valid")

@@ -107,7 +107,7 @@ async def test_every_operation_answers_every_credential_as_the_role_table_says(
                 # Never which part was wrong: one of two fixed sentences.
                 assert body["message"] in (
                     "authentication required: send Authorization: Bearer <token>",
-                    "the bearer token is not valid"), body
+                    "the token is not valid"), body
             for role in ROLES:
                 jwt_token = idp.token([role.value], alg="ES256" if role is Role.VIEWER
                                       else "RS256")

@@ -87,7 +87,7 @@ async def test_tokens_created_and_revoked_while_it_runs_take_effect_within_5_s(
     bogus = await run_lgsp("connectors", "list", "--token", "lgsp_bogus", env=env)
     assert bogus.code == 1
     assert _one_line(bogus.err).startswith("lgsp: error: the gateway refused the credentials "
-                                           "(401): the bearer token is not valid")
+                                           "(401): the token is not valid")
     # With no token given, the CLI on the gateway's machine uses the first-start token.
     assert (await run_lgsp("connectors", "list", env=env)).code == 0
 

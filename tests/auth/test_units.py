@@ -133,7 +133,7 @@ async def test_bad_credentials_all_get_the_same_answer(tmp_path: Path) -> None:
             await auth.authenticate(header)
         messages.add(str(refused.value))
     assert messages == {"authentication required: send Authorization: Bearer <token>",
-                        "the bearer token is not valid"}
+                        "the token is not valid"}
     with pytest.raises(ForbiddenError, match="needs the operator role"):
         auth.authorize(principal, permission_for("PUT", "/connectors/{name}/pause"))
 
@@ -181,7 +181,7 @@ async def test_provider_tokens_are_checked_on_every_claim(idp: ProvinceIdp) -> N
         "garbage": "not.a.jwt",
     }
     for what, token in refused.items():
-        with pytest.raises(UnauthenticatedError, match=r"^the bearer token is not valid$"):
+        with pytest.raises(UnauthenticatedError, match=r"^the token is not valid$"):
             await verifier.verify(token)
         assert what  # the loop names the case in a failure's locals
     # Inside the leeway: a token that expired 5 s ago still passes (clock skew).
