@@ -20,7 +20,6 @@ retrying forever would hide it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -34,10 +33,10 @@ from connectors.ioffice.api import Cursor, Document, Page
 from connectors.ioffice.config import IOfficeConfig
 from gateway.backoff import Backoff
 from gateway.connect.plugin import SourceConnector, SourceContext, SourceRecord
+from gateway.connect.polling import poll_forever
 from gateway.errors import (
     ConfigError,
     ContractError,
-    KafkaError,
     SchemaMismatchError,
     SourceUnavailableError,
 )
@@ -86,23 +85,11 @@ class IOfficeConnector(SourceConnector[IOfficeConfig]):
 
     async def run(self) -> None:
         """Poll until cancelled; raise only for problems an operator must fix."""
-        interval = self.config.poll_interval_ms / 1000
-        while True:
-            try:
-                published = await self.poll_once()
-            except (SourceUnavailableError, KafkaError) as exc:
-                if not exc.retriable:
-                    raise
-                delay = self._backoff.next_delay()
-                log.warning("ioffice_poll_failed", connector=self.context.name,
-                            error=str(exc), retry_in_s=round(delay, 2))
-            else:
-                self._backoff.reset()
-                delay = interval
-                if published:
-                    log.info("ioffice_polled", connector=self.context.name, published=published,
-                             cursor=self._cursor.to_position() if self._cursor else None)
-            await asyncio.sleep(delay)
+        await poll_forever(
+            self.poll_once, connector=self.context.name,
+            interval_s=self.config.poll_interval_ms / 1000, backoff=self._backoff,
+            event="ioffice_poll",
+            details=lambda: {"cursor": self._cursor.to_position() if self._cursor else None})
 
     async def poll_once(self) -> int:
         """Read everything new since the cursor; returns how many documents were published."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 __all__ = ["RestPollConnector"]
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,10 +30,10 @@ from connectors.rest_poll.config import RestPollConfig
 from connectors.rest_poll.mapping import MappingError, lookup
 from gateway.backoff import Backoff
 from gateway.connect.plugin import SourceConnector, SourceContext, SourceRecord
+from gateway.connect.polling import poll_forever
 from gateway.errors import (
     ConfigError,
     ContractError,
-    KafkaError,
     SchemaMismatchError,
     SourceUnavailableError,
 )
@@ -80,22 +79,10 @@ class RestPollConnector(SourceConnector[RestPollConfig]):
 
     async def run(self) -> None:
         """Poll until cancelled; raise only for problems an operator must fix."""
-        interval = self.config.poll_interval_ms / 1000
-        while True:
-            try:
-                published = await self.poll_once()
-            except (SourceUnavailableError, KafkaError) as exc:
-                if not exc.retriable:
-                    raise
-                delay = self._backoff.next_delay()
-                log.warning("rest_poll_failed", connector=self.context.name,
-                            error=str(exc), retry_in_s=round(delay, 2))
-            else:
-                self._backoff.reset()
-                delay = interval
-                if published:
-                    log.info("rest_polled", connector=self.context.name, published=published)
-            await asyncio.sleep(delay)
+        await poll_forever(
+            self.poll_once, connector=self.context.name,
+            interval_s=self.config.poll_interval_ms / 1000, backoff=self._backoff,
+            event="rest_poll")
 
     async def poll_once(self) -> int:
         """Read pages until a short one; returns how many records were published."""

@@ -20,6 +20,7 @@ from devkit.localkafka import free_port
 from devkit.simulators.json_list import ReportPortalSimulator, portal_connector_config
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
+from tests.support.auth import bearer
 from tests.support.pipeline import stub_stats
 from tests.support.processes import ServerProcess, loopback_env, run_lgsp
 from tests.support.waiting import wait_for
@@ -91,7 +92,8 @@ async def test_a_json_list_reaches_the_national_stub_once_each(
                                    "payload.mapping: "), line
             assert "'reprot_code' not a field of reporting.report_submission" in line
             async with aiohttp.ClientSession() as session, session.post(
-                f"{admin}/connectors", json={"name": "bad-portal", "config": bad}
+                f"{admin}/connectors", json={"name": "bad-portal", "config": bad},
+                headers=bearer(tmp_path / "state"),
             ) as resp:
                 answer = await resp.json()
             assert (resp.status, answer["error_code"]) == (400, 400)
