@@ -233,6 +233,7 @@ class LocalBroker:
                     f"transaction.state.log.min.isr={min_insync(self.replication)}",
                     # Topics created without a replication factor (-1) get the cluster's.
                     f"default.replication.factor={self.replication}",
+                    f"min.insync.replicas={min_insync(self.replication)}",
                     "group.initial.rebalance.delay.ms=0",
                     "log.cleaner.min.compaction.lag.ms=0",
                     "",

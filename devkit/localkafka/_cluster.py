@@ -18,6 +18,7 @@ from pathlib import Path
 
 from devkit.localkafka._broker import LocalBroker, new_cluster_id
 from gateway.errors import LocalBrokerError
+from gateway.kafka import KafkaAdmin
 from gateway.logs import get_logger
 from gateway.settings import Settings
 
@@ -178,11 +179,32 @@ class LocalCluster:
                 for broker in stopped:
                     await broker.spawn(die_with_parent=die_with_parent)
                 await asyncio.gather(*(b.wait_ready() for b in stopped))
+                await self._wait_registered()
             except BaseException:
                 await self.down()
                 raise
-        log.info("kafka cluster up", bootstrap=self.bootstrap, nodes=len(self.nodes))
+            log.info("kafka cluster up", bootstrap=self.bootstrap, nodes=len(self.nodes))
         return self.bootstrap
+
+    async def _wait_registered(self) -> None:
+        # A node says "started" before every other node's metadata lists it; clients that
+        # count brokers (topic replication) must see them all.
+        if next(iter(self.nodes.values())).secure is not None:
+            return  # the credentials are this process's to choose, not ours; logs suffice
+        expected = self.status().running
+        timeout_s = next(iter(self.nodes.values())).start_timeout_s
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        admin = KafkaAdmin(self.bootstrap, client_id="lgsp-localkafka")
+        await admin.start()
+        try:
+            while (seen := await admin.broker_count()) < expected:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise LocalBrokerError(
+                        f"only {seen} of {expected} nodes joined the cluster within "
+                        f"{timeout_s:.0f}s; see the logs under {self.home}")
+                await asyncio.sleep(0.2)
+        finally:
+            await admin.stop()
 
     async def start_node(self, node_id: int, *, die_with_parent: bool = False) -> str:
         """Start one stopped node and wait until it serves; returns its address."""
@@ -197,7 +219,9 @@ class LocalCluster:
                 f"{majority} nodes running; start the cluster with `lgsp kafka up --nodes "
                 f"{len(self.nodes)}`"
             )
-        return await broker.up(die_with_parent=die_with_parent)
+        address = await broker.up(die_with_parent=die_with_parent)
+        await self._wait_registered()
+        return address
 
     async def stop_node(self, node_id: int, *, kill: bool = False,
                         grace_s: float = 30.0) -> None:
