@@ -147,7 +147,8 @@ class LocalCluster:
             raise LocalBrokerError(f"the cluster layout {self.layout_path} is unreadable "
                                    f"({exc}); `lgsp kafka down --wipe` starts afresh") from exc
 
-    def _write_layout(self) -> None:
+    def write_layout(self) -> None:
+        """Record the cluster id and the nodes' ports (`up` does, before starting)."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.layout_path.write_text(json.dumps({
             "cluster_id": self.cluster_id,
@@ -172,7 +173,7 @@ class LocalCluster:
             broker.check_ports()
         if stopped:
             await next(iter(self.nodes.values())).fetch()
-            self._write_layout()
+            self.write_layout()
             await asyncio.gather(*(b.prepare() for b in stopped))
             # All at once: no node finishes starting before a quorum majority is up.
             try:
