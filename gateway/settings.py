@@ -68,7 +68,7 @@ class _Section(BaseModel):
 
 
 class BrokerSettings(_Section):
-    """The project's own single-node KRaft broker (`lgsp kafka up`)."""
+    """The project's own KRaft broker or cluster (`lgsp kafka up [--nodes N]`)."""
 
     kafka_version: str = "3.9.1"
     port: int = Field(default=9092, ge=1, le=65535)
@@ -94,6 +94,13 @@ class KafkaSettings(_Section):
     ssl_key_file: Path | None = Field(default=None, description="PEM key of ssl_cert_file")
     ssl_key_password: SecretStr | None = None
     ssl_check_hostname: bool = True
+    # Topics the gateway creates (gateway/kafka/_replication.py); existing ones are kept.
+    replication_factor: int | None = Field(
+        default=None, ge=1, description="replication of the topics the gateway creates; "
+        "default: 3 when the cluster has 3 or more brokers, else the broker's default")
+    min_insync_replicas: int | None = Field(
+        default=None, ge=1, description="min.insync.replicas of those topics; default: a "
+        "majority of the replication factor when it is 3 or more, else the broker's")
 
     @model_validator(mode="after")
     def _consistent(self) -> KafkaSettings:
@@ -107,6 +114,10 @@ class KafkaSettings(_Section):
                              f"{self.security_protocol}; use SSL or SASL_SSL")
         if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
             raise ValueError("ssl_cert_file and ssl_key_file go together (mTLS)")
+        factor, insync = self.replication_factor, self.min_insync_replicas
+        if factor is not None and insync is not None and insync > factor:
+            raise ValueError("min_insync_replicas is larger than replication_factor: no "
+                             "write could ever succeed")
         return self
 
 

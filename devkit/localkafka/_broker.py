@@ -39,6 +39,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def new_cluster_id() -> str:
+    """A fresh KRaft cluster id."""
+    # Kafka wants a URL-safe base64 UUID without padding, as `random-uuid` prints.
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def min_insync(replication: int) -> int:
+    """The min.insync.replicas that goes with a replication factor: a majority of it."""
+    return replication // 2 + 1 if replication >= 3 else 1
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -64,10 +75,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 class LocalBroker:
-    """A single-node KRaft broker (broker + controller) on 127.0.0.1.
+    """A KRaft node (broker + controller) on 127.0.0.1: alone, or one of a local cluster.
 
     `home` holds its config, data, log and pid file; `lib_cache` holds the jars of one
     Kafka version and may be shared by many homes (tests use a fresh home each session).
+    Alone it is its own one-voter quorum; in a cluster (devkit/localkafka/_cluster.py)
+    `quorum` names every voter, `cluster_id` is shared and `replication` is the
+    replication of Kafka's own topics (consumer offsets, transactions).
     """
 
     def __init__(
@@ -81,6 +95,11 @@ class LocalBroker:
         heap: str = "512m",
         start_timeout_s: float = 90.0,
         secure: bool = False,
+        node_id: int = 1,
+        quorum: str | None = None,
+        cluster_id: str | None = None,
+        replication: int = 1,
+        tls_dir: Path | None = None,
     ) -> None:
         # Absolute: Maven resolves relative paths against the pom's folder, not ours.
         self.home = home.resolve()
@@ -91,9 +110,14 @@ class LocalBroker:
         self.heap = heap
         self.start_timeout_s = start_timeout_s
         # --secure: a SASL_SSL client listener (devkit/localkafka/_secure.py).
-        self.secure = SecureListener(self.home / "tls") if secure else None
+        self.secure = SecureListener(tls_dir or self.home / "tls") if secure else None
+        self.node_id = node_id
+        self.quorum = quorum or f"{node_id}@127.0.0.1:{controller_port}"
+        self.cluster_id = cluster_id
+        self.replication = replication
         # Set when this process started the broker: asyncio then reaps it for us.
         self._proc: asyncio.subprocess.Process | None = None
+        self._log_mark = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, *, secure: bool = False) -> LocalBroker:
@@ -196,17 +220,20 @@ class LocalBroker:
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"node.id={self.node_id}",
+                    f"controller.quorum.voters={self.quorum}",
                     *listeners,
                     f"log.dirs={self._data_dir}",
                     "num.partitions=3",
                     # Topics are created on purpose by the gateway, never by a typo.
                     "auto.create.topics.enable=false",
-                    "offsets.topic.replication.factor=1",
+                    f"offsets.topic.replication.factor={self.replication}",
                     "offsets.topic.num.partitions=10",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
+                    f"transaction.state.log.replication.factor={self.replication}",
+                    f"transaction.state.log.min.isr={min_insync(self.replication)}",
+                    # Topics created without a replication factor (-1) get the cluster's.
+                    f"default.replication.factor={self.replication}",
+                    f"min.insync.replicas={min_insync(self.replication)}",
                     "group.initial.rebalance.delay.ms=0",
                     "log.cleaner.min.compaction.lag.ms=0",
                     "",
@@ -234,9 +261,7 @@ class LocalBroker:
     async def _format(self, props: Path) -> None:
         if (self._data_dir / "meta.properties").exists():
             return
-        cluster_id = uuid.uuid4().bytes
-        # Kafka wants a URL-safe base64 UUID without padding, as `random-uuid` prints.
-        cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+        cid = self.cluster_id or new_cluster_id()
         code, out = await self._run_java(
             # `=`: a base64 id may start with "-" and must not read as an option.
             "kafka.tools.StorageTool", "format", f"--cluster-id={cid}", "-c", str(props),
@@ -248,20 +273,35 @@ class LocalBroker:
 
     async def up(self, *, die_with_parent: bool = False) -> str:
         """Fetch, format and start the broker, wait until it answers; returns bootstrap."""
-        current = self.status()
-        if current.running:
+        if self.status().running:
             return self.bootstrap
-        java = self._java()
+        self.check_ports()
+        await self.fetch()
+        await self.prepare()
+        await self.spawn(die_with_parent=die_with_parent)
+        await self.wait_ready()
+        return self.bootstrap
+
+    def check_ports(self) -> None:
+        """LocalBrokerError if a port this node listens on is taken."""
+        self._java()
         for port in (self.port, self.controller_port):
             if _port_in_use(port):
                 raise LocalBrokerError(
                     f"port {port} on 127.0.0.1 is already in use; stop what holds it or "
                     f"choose another with --port (broker log: {self.log_path})"
                 )
-        await self.fetch()
-        props = self._write_config()
-        await self._format(props)
+
+    async def prepare(self) -> None:
+        """Write the configuration and format the storage (once); jars must be fetched."""
+        await self._format(self._write_config())
+
+    async def spawn(self, *, die_with_parent: bool = False) -> None:
+        """Start the JVM without waiting for it to serve (a cluster starts all at once)."""
+        java = self._java()
+        props = self.home / "server.properties"
         with self.log_path.open("ab") as out:
+            self._log_mark = out.tell()
             proc = await asyncio.create_subprocess_exec(
                 java, f"-Xmx{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                 f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
@@ -272,13 +312,18 @@ class LocalBroker:
             )
         self._proc = proc
         self._pid_path.write_text(str(proc.pid))
+
+    async def wait_ready(self) -> None:
+        """Wait until the spawned broker serves clients; stops it if it does not."""
+        proc = self._proc
+        assert proc is not None, "spawn() first"
         try:
             await self._wait_ready(proc)
         except BaseException:
             await self.down()
             raise
-        log.info("kafka broker started", bootstrap=self.bootstrap, pid=proc.pid)
-        return self.bootstrap
+        log.info("kafka broker started", bootstrap=self.bootstrap, pid=proc.pid,
+                 node=self.node_id)
 
     async def _wait_ready(self, proc: asyncio.subprocess.Process) -> None:
         deadline = time.monotonic() + self.start_timeout_s
@@ -290,7 +335,7 @@ class LocalBroker:
                     f"see {self.log_path}"
                 )
             with contextlib.suppress(OSError):
-                if started_marker in self.log_path.read_bytes()[-200_000:]:
+                if started_marker in self._log_since_spawn():
                     with contextlib.suppress(OSError):
                         _reader, writer = await asyncio.wait_for(
                             asyncio.open_connection("127.0.0.1", self.port), 1.0
@@ -303,6 +348,12 @@ class LocalBroker:
             f"Kafka broker did not come up within {self.start_timeout_s:.0f}s; "
             f"see {self.log_path}"
         )
+
+    def _log_since_spawn(self) -> bytes:
+        # A restarted node appends to its log, which already says "started" from before.
+        with self.log_path.open("rb") as handle:
+            handle.seek(max(self._log_mark, self.log_path.stat().st_size - 200_000))
+            return handle.read()
 
     async def down(self, *, timeout_s: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL); True if one was running."""

@@ -4,12 +4,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from gateway.errors import KafkaError, KafkaRequestError
 from gateway.kafka._errors import translated
+from gateway.kafka._replication import Replication, replication_for
 from gateway.kafka._security import current_security, explained
 from gateway.kafka._types import TopicPartition
+
+_MIN_INSYNC = "min.insync.replicas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +70,16 @@ class KafkaAdmin:
         missing = [s for s in specs if s.name not in existing]
         if not missing:
             return
-        new = [
-            NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication,
-                     # aiokafka's check wants an assignment map (even empty) with -1.
-                     replica_assignments={} if s.replication == -1 else None,
-                     topic_configs=dict(s.config))
-            for s in missing
-        ]
+        replication = await self.replication()
+        new = []
+        for spec in missing:
+            factor = replication.factor if spec.replication == -1 else spec.replication
+            config = replication.topic_config(spec.config) if spec.replication == -1 \
+                else dict(spec.config)
+            new.append(NewTopic(
+                spec.name, num_partitions=spec.partitions, replication_factor=factor,
+                # aiokafka's check wants an assignment map (even empty) with -1.
+                replica_assignments={} if factor == -1 else None, topic_configs=config))
         with translated("create topics"):
             response = await self._admin.create_topics(new)
         for item in getattr(response, "topic_errors", ()):
@@ -80,6 +87,38 @@ class KafkaAdmin:
             message = item[2] if len(item) > 2 else ""
             if code not in (0, TopicAlreadyExistsError.errno):
                 raise KafkaRequestError(f"creating topic {name} failed: error {code} {message}")
+
+    async def broker_count(self) -> int:
+        """How many brokers the cluster has alive now."""
+        with translated("describe cluster"):
+            described = await self._admin.describe_cluster()
+        return len(described.get("brokers", ()))
+
+    async def replication(self) -> Replication:
+        """The replication new topics get here (gateway/kafka/_replication.py)."""
+        settings = current_security().settings
+        return replication_for(await self.broker_count(),
+                               factor=settings.replication_factor,
+                               min_insync=settings.min_insync_replicas)
+
+    async def topic_replication(self, topic: str) -> tuple[int, int] | None:
+        """A topic's replication factor and effective min.insync.replicas; None if unknown.
+
+        Unknown includes a topic just created that the answering broker has not heard of.
+        """
+        with translated(f"describe topic {topic}"):
+            described = await self._admin.describe_topics([topic])
+            configs = await self._admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, {_MIN_INSYNC: None})])
+        factors = {len(p["replicas"]) for t in described
+                   if t["topic"] == topic and t["error_code"] == 0 for p in t["partitions"]}
+        # Resources are (error, message, type, name, entries); entries start (name, value).
+        values = [int(entry[1]) for response in configs
+                  for resource in getattr(response, "resources", ())
+                  for entry in resource[4] if entry[0] == _MIN_INSYNC]
+        if not factors or not values:
+            return None
+        return max(factors), values[0]
 
     async def list_topics(self) -> set[str]:
         """Names of every topic in the cluster."""
