@@ -48,6 +48,11 @@ class Visitor:
         return allows(self.principal.roles, role)
 
     @property
+    def may_trace(self) -> bool:
+        """Whether search and transaction pages are open to this principal (role table)."""
+        return self.may(permission_for("GET", "/transactions").role)
+
+    @property
     def roles(self) -> str:
         """The roles, for the page header."""
         return ", ".join(sorted(r.value for r in self.principal.roles))
