@@ -153,7 +153,7 @@ class Guard:
             if permission.action is not None:
                 await self.record(request, permission, target=self.target(request, permission),
                                   result=Result.DENIED, status=403, detail=exc.message)
-            return self.error(request, 403, "error.forbidden", message=exc.message)
+            return self.error(request, 403, "error.role", role=permission.role.value)
         return await handler(request)
 
     # -- what handlers use ----------------------------------------------------------------

@@ -227,6 +227,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # errors
     "error.title": ("Không thực hiện được", "Not possible"),
     "error.forbidden": ("Bạn không có quyền: {message}", "Not allowed: {message}"),
+    "error.role": ("Bạn không có quyền: thao tác này cần vai trò {role} (hoặc admin).",
+                   "Not allowed: this operation needs the {role} role (or admin)."),
     "error.csrf": ("Biểu mẫu đã cũ hoặc không đến từ bảng điều khiển này; hãy tải lại trang.",
                    "The form is stale or did not come from this console; reload the page."),
     "error.invalid": ("Dữ liệu không hợp lệ: {message}", "Invalid input: {message}"),

@@ -152,6 +152,12 @@ async def test_provincial_it_finds_and_replays_a_failed_dossier_in_the_console(
     assert await page.locator("html").get_attribute("lang") == "vi"
     await page.get_by_role("heading", name="Tổng quan", level=1).wait_for()
     assert "token:nguyen-van-an" in await page.locator("header").inner_text()
+    # The keyboard's first stop is the skip link, and focus is visible.
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate(
+        "() => [document.activeElement.textContent, "
+        "getComputedStyle(document.activeElement).outlineStyle]")
+    assert focused == ["Bỏ qua, đến nội dung chính", "solid"]
 
     # --- an outage of one national service: held, shown as down, then flowing again --
     stats_before = await stub_stats(live.stub_url)
@@ -220,10 +226,19 @@ async def test_provincial_it_finds_and_replays_a_failed_dossier_in_the_console(
     await page.get_by_role("button", name="Gửi lại").click()
     assert "/console/dead-letters/preview" in page.url
     await page.get_by_label(re.compile("Tôi đã xem danh sách")).check()
+    # A slow national side keeps the run going long enough to watch it: the page
+    # follows it by itself (polling) until the result.
+    await set_faults(live.stub_url, latency_ms=1500)
     await page.get_by_role("button", name="Gửi lại").click()
     await page.wait_for_url(re.compile(r".*/console/replays/[^/]+$"))
     replay_id = page.url.rsplit("/", 1)[1]
-    await page.locator("#replay-status", has_text="COMPLETED").wait_for(timeout=60_000)
+    assert await page.locator("#running").is_visible()
+    await shot(page, "replay-running")
+    # Finished (outcomes in, not only re-submitted): the page reloads itself without
+    # the "running" notice.
+    await page.locator("#running").wait_for(state="detached", timeout=60_000)
+    await set_faults(live.stub_url, latency_ms=0)
+    assert await page.locator("#replay-status").inner_text() == "COMPLETED"
     assert await page.locator("#replay-delivered").inner_text() == "1"
     assert await page.locator("#replay-operator").inner_text() == "token:nguyen-van-an"
     await shot(page, "replay-result")
@@ -254,22 +269,43 @@ async def test_provincial_it_finds_and_replays_a_failed_dossier_in_the_console(
     assert "PAUSED" not in await connector.inner_text()
 
     # --- a viewer: sees, but has no replay or connector controls, and is refused ----
+    await set_faults(live.stub_url, reject_rate=1.0)
+    waiting = dossier_envelope(codec, 3, key="H12-CONSOLE-0003")
+    await live.send(waiting)
+    # No locale: the browser's Accept-Language (en-US) picks English.
     viewer_context = await browser.new_context(viewport={"width": 1366, "height": 768})
     viewer = await viewer_context.new_page()
     await sign_in(viewer, live.url, viewer_token)
-    assert await viewer.get_by_role("button", name=re.compile("Tạm dừng|Pause")).count() == 0
-    assert await viewer.get_by_role("link", name="Tìm giao dịch").count() == 0
+    assert await viewer.locator("html").get_attribute("lang") == "en"
+    assert "token:le-thi-hoa" in await viewer.locator("header").inner_text()
+    assert await viewer.get_by_role("button", name=re.compile("Pause|Restart")).count() == 0
+    assert await viewer.get_by_role("link", name="Search").count() == 0
     await viewer.goto(f"{live.url}/console/dead-letters")
+    viewer_row = viewer.locator(f'tr[data-transaction="{waiting.transaction_id}"]')
+
+    async def viewer_sees_it() -> bool:
+        return await viewer_row.count() == 1
+
+    await reload_until(viewer, viewer_sees_it, "the viewer sees the waiting dead letter")
+    await set_faults(live.stub_url, reject_rate=0.0)
+    assert await viewer.locator("#no-replay-role").is_visible()
     assert await viewer.locator("#replay-form").count() == 0
-    assert await viewer.get_by_role("button", name=re.compile("Xem trước")).count() == 0
+    assert await viewer.locator('input[type="checkbox"]').count() == 0
+    assert await viewer.get_by_role("button", name=re.compile("Preview")).count() == 0
     await shot(viewer, "viewer-dead-letters")
     csrf = await viewer.locator('input[name="csrf_token"]').first.get_attribute("value")
     assert csrf
     crafted = await viewer.request.post(
         f"{live.url}/console/dead-letters/replay", headers={"Origin": live.url},
-        form={"csrf_token": csrf, "confirm": "yes", "tx": refused.transaction_id})
+        form={"csrf_token": csrf, "confirm": "yes", "tx": waiting.transaction_id})
     assert crafted.status == 403
-    assert "replayer" in await crafted.text()
+    assert "replayer" in await crafted.text()  # the role needed, named
+    preview = await viewer.request.post(
+        f"{live.url}/console/dead-letters/preview", headers={"Origin": live.url},
+        form={"csrf_token": csrf})
+    assert preview.status == 403
+    # Nothing was re-submitted for the viewer: the stub still has two from this story.
+    assert (await stub_stats(live.stub_url))["unique"] == stats_before["unique"] + 2
     search = await viewer.request.get(f"{live.url}/console/search?business_key=H12-CONSOLE-0002")
     assert search.status == 403  # finding transactions needs replayer, as in the API
 

@@ -147,6 +147,9 @@ async def test_posts_need_the_csrf_token_and_the_role_and_refusals_are_audited(
         ("token:viewer-1", "connector.pause", "connector one-stop", Result.DENIED, 403)]
     assert all(e.client.startswith("console@") for e in world.audited)
 
+    missing_page = await world.client.get("/console/no-such-page")
+    assert missing_page.status == 404 and "Không tìm thấy trang" in await missing_page.text()
+
     # Signing out needs the token too, and ends the session.
     out = await world.client.post("/console/sign-out", data={"csrf_token": csrf},
                                   headers={"Origin": world.origin}, allow_redirects=False)

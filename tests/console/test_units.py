@@ -109,6 +109,15 @@ def test_every_message_has_both_languages_and_vietnamese_has_its_diacritics() ->
     assert translate("en", "dl.list", shown=2, total=3) == "List (2 of 3)"
 
 
+def test_every_message_a_template_names_is_in_the_catalogue() -> None:
+    folder = Path(__file__).resolve().parents[2] / "gateway" / "console" / "templates"
+    named = {key for html in folder.glob("*.html")
+             for key in re.findall(r"""\bt\(\s*["']([a-z_]+\.[A-Za-z_.]+)["']""",
+                                   html.read_text())}
+    assert len(named) > 80
+    assert sorted(named - set(MESSAGES)) == []
+
+
 def test_the_language_comes_from_the_query_then_the_cookie_then_the_browser() -> None:
     cookie = {"lgsp_console_lang": "en"}
     assert choose_language({"lang": "vi"}, cookie, "en-US") == "vi"
