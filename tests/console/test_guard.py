@@ -4,7 +4,9 @@ CSRF and role refusals, audit of refusals, a revoked token ending the session.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,8 @@ from gateway.admin import build_admin_app
 from gateway.audit.event import AuditEvent, Result
 from gateway.auth import Authenticator, Role, TokenStore
 from gateway.console import ConsoleSources, install_console
-from gateway.settings import Settings
+from gateway.settings import AuthSettings, ConsoleSettings, Settings
+from tests.auth.jose import AUDIENCE, ISSUER, ProvinceIdp
 
 
 @dataclass
@@ -32,8 +35,27 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     settings = Settings(state_dir=tmp_path / "state", port=0)
-    store = TokenStore(tmp_path / "state" / "auth" / "tokens.json")
-    authenticator = Authenticator(store=store, oidc=None)
+    async with _world(settings) as made:
+        yield made
+
+
+@pytest.fixture
+async def idp_world(tmp_path: Path) -> AsyncIterator[tuple[World, ProvinceIdp]]:
+    idp = ProvinceIdp(tmp_path)
+    settings = Settings(state_dir=tmp_path / "state", port=0, auth=AuthSettings(
+        jwks=str(idp.jwks_path), issuer=ISSUER, audience=AUDIENCE,
+        roles_claim="realm_access.roles", leeway_s=0),
+        console=ConsoleSettings(identity_provider_url="https://idp.example.gov.vn/token"))
+    async with _world(settings) as made:
+        yield made, idp
+
+
+@contextlib.asynccontextmanager
+async def _world(settings: Settings) -> AsyncIterator[World]:
+    authenticator = Authenticator.from_settings(settings)
+    await authenticator.start()
+    store = authenticator.store
+    assert store is not None
     audited: list[AuditEvent] = []
 
     async def audit(event: AuditEvent) -> None:
@@ -165,3 +187,22 @@ async def test_a_revoked_token_ends_its_session(world: World) -> None:
     await asyncio.sleep(1.2)  # the gateway re-reads the token file within RELOAD_S
     after = await world.client.get("/console/", allow_redirects=False)
     assert after.status == 303 and "ended=1" in after.headers["Location"]
+
+
+async def test_a_jwt_from_the_province_identity_provider_signs_in_until_it_expires(
+        idp_world: tuple[World, ProvinceIdp]) -> None:
+    world, idp = idp_world
+    form = await (await world.client.get("/console/sign-in?lang=en")).text()
+    assert "identity provider is configured" in form
+    assert 'href="https://idp.example.gov.vn/token"' in form
+    assert (await _sign_in(world, idp.token(["replayer"], exp=0))).status == 401  # expired
+    assert (await _sign_in(world, idp.forged(["admin"]))).status == 401
+    short = idp.token(["viewer"], exp=int(time.time()) + 2)
+    response = await _sign_in(world, short)
+    assert response.status == 303
+    page = await world.client.get("/console/", allow_redirects=False)
+    assert page.status == 200
+    assert "oidc:nguyen.van.an (viewer)" in await page.text()
+    await asyncio.sleep(2.5)
+    ended = await world.client.get("/console/", allow_redirects=False)
+    assert ended.status == 303 and "ended=1" in ended.headers["Location"]
