@@ -337,7 +337,8 @@ class Gateway:
             index=index if isinstance(index, IndexService) else None,
             replay=replay if isinstance(replay, ReplayService) else None,
             tracer=trace.tracer if isinstance(trace, TraceService) else None,
-            router_here="router" in settings.roles))
+            router_here="router" in settings.roles,
+            reads=replay.reads if isinstance(replay, ReplayService) else ReadLimiter.of(settings)))
 
     @staticmethod
     def _with_plugin_routes(settings: Settings, plugins: PluginCatalog) -> Settings:

@@ -47,7 +47,9 @@ def build_console_app(sources: ConsoleSources, key: bytes) -> web.Application:
                 **search_handlers(guard), **deadletter_handlers(guard)}
     app = web.Application(middlewares=[guard.middleware()])
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, handlers[route.handler])
+        handler = handlers[route.handler]
+        app.router.add_route(route.method, route.path,
+                             sources.reads.limited(handler) if route.scans else handler)
     app.router.add_static("/static", _STATIC, append_version=True)
     return app
 

@@ -25,7 +25,12 @@ from gateway.console.i18n import LANG_COOKIE, choose_language
 from gateway.console.render import page, see_other
 from gateway.console.session import COOKIE, Session, SessionSealer
 from gateway.console.sources import ConsoleSources
-from gateway.errors import ForbiddenError, GatewayError, UnauthenticatedError
+from gateway.errors import (
+    ForbiddenError,
+    GatewayError,
+    TooManyRequestsError,
+    UnauthenticatedError,
+)
 from gateway.logs import get_logger, redact_text
 from gateway.metrics import AUTH_REFUSALS
 
@@ -101,6 +106,8 @@ class Guard:
                        409: "error.invalid", 422: "error.invalid"}.get(status,
                                                                        "error.unavailable")
                 response = self.error(request, status, key, message=exc.message)
+                if isinstance(exc, TooManyRequestsError):
+                    response.headers["Retry-After"] = str(exc.retry_after_s)
             if request.query.get("lang") == lang:
                 response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600,
                                     path=self.prefix, samesite="Strict", httponly=True,

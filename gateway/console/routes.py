@@ -22,13 +22,16 @@ class Route:
     path: str
     handler: str
     stands_for: tuple[str, str] | None
+    scans: bool = False
+    """Reads whole topics (dead-letter selection, replay audit, trace without the index):
+    bounded with the API's expensive reads (LGSP_EXPENSIVE_READS__*)."""
 
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/sign-in", "sign_in_form", None),
     Route("POST", "/sign-in", "sign_in", None),
     Route("POST", "/sign-out", "sign_out", None),
-    Route("GET", "/", "overview", ("GET", "/services")),
+    Route("GET", "/", "overview", ("GET", "/services"), scans=True),
     Route("POST", "/connectors/{name}/pause", "connector_action",
           ("PUT", "/connectors/{name}/pause")),
     Route("POST", "/connectors/{name}/resume", "connector_action",
@@ -37,16 +40,17 @@ ROUTES: tuple[Route, ...] = (
           ("POST", "/connectors/{name}/restart")),
     Route("GET", "/search", "search", ("GET", "/transactions")),
     Route("GET", "/transactions/{transaction_id}", "transaction",
-          ("GET", "/transactions/{transaction_id}")),
+          ("GET", "/transactions/{transaction_id}"), scans=True),
     # The list shows what a dry run would (ids, classes, masked messages; no business
     # keys), as replay history does: a viewer's read.
-    Route("GET", "/dead-letters", "dead_letters", ("GET", "/replays")),
+    Route("GET", "/dead-letters", "dead_letters", ("GET", "/replays"), scans=True),
     Route("POST", "/dead-letters/preview", "preview", ("POST", "/replays")),
     Route("POST", "/dead-letters/replay", "replay", ("POST", "/replays")),
-    Route("GET", "/replays", "history", ("GET", "/replays")),
-    Route("GET", "/replays/{replay_id}", "replay_page", ("GET", "/replays/{replay_id}")),
+    Route("GET", "/replays", "history", ("GET", "/replays"), scans=True),
+    Route("GET", "/replays/{replay_id}", "replay_page", ("GET", "/replays/{replay_id}"),
+          scans=True),
     Route("GET", "/replays/{replay_id}/progress", "progress",
-          ("GET", "/replays/{replay_id}")),
+          ("GET", "/replays/{replay_id}"), scans=True),
 )
 
 PUBLIC = frozenset({f"{CONSOLE_PREFIX}/sign-in"})

@@ -6,6 +6,7 @@ __all__ = ["ConsoleSources"]
 
 from dataclasses import dataclass
 
+from gateway.admin.limits import ReadLimiter
 from gateway.audit.event import AuditSink
 from gateway.auth import Authenticator
 from gateway.connect import ConnectorRuntime
@@ -33,3 +34,5 @@ class ConsoleSources:
     """Traces from the topics, when there is no index."""
     router_here: bool
     """Whether this process runs the router (its gauges are then meaningful)."""
+    reads: ReadLimiter
+    """The gateway's bound on expensive reads, shared with the API's."""

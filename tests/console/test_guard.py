@@ -17,6 +17,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.admin import build_admin_app
+from gateway.admin.limits import ReadLimiter
 from gateway.audit.event import AuditEvent, Result
 from gateway.auth import Authenticator, Role, TokenStore
 from gateway.console import ConsoleSources, install_console
@@ -51,7 +52,8 @@ async def idp_world(tmp_path: Path) -> AsyncIterator[tuple[World, ProvinceIdp]]:
 
 
 @contextlib.asynccontextmanager
-async def _world(settings: Settings) -> AsyncIterator[World]:
+async def _world(settings: Settings, reads: ReadLimiter | None = None
+                 ) -> AsyncIterator[World]:
     authenticator = Authenticator.from_settings(settings)
     await authenticator.start()
     store = authenticator.store
@@ -64,7 +66,8 @@ async def _world(settings: Settings) -> AsyncIterator[World]:
     app = build_admin_app(None, list, authenticator=authenticator, audit=audit)
     await install_console(app, ConsoleSources(
         settings=settings, authenticator=authenticator, audit=audit, runtime=None,
-        index=None, replay=None, tracer=None, router_here=False))
+        index=None, replay=None, tracer=None, router_here=False,
+        reads=reads or ReadLimiter.of(settings)))
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
@@ -206,3 +209,19 @@ async def test_a_jwt_from_the_province_identity_provider_signs_in_until_it_expir
     await asyncio.sleep(2.5)
     ended = await world.client.get("/console/", allow_redirects=False)
     assert ended.status == 303 and "ended=1" in ended.headers["Location"]
+
+
+async def test_pages_that_scan_topics_share_the_gateways_bound_on_expensive_reads(
+        tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state", port=0)
+    async with _world(settings, ReadLimiter(0, retry_after_s=3)) as world:
+        token = world.store.create("busy", Role.VIEWER)
+        assert token is not None
+        await _sign_in(world, token)
+        busy = await world.client.get("/console/replays")
+        assert busy.status == 429 and busy.headers["Retry-After"] == "3"
+        assert "Tạm thời không khả dụng" in await busy.text()
+        # The sign-in page and the static files are never bounded.
+        assert (await world.client.get("/console/sign-in")).status == 200
+        css = await world.client.get("/console/static/console.css")
+        assert css.status == 200 and "focus-visible" in await css.text()
