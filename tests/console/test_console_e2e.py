@@ -167,9 +167,10 @@ async def test_provincial_it_finds_and_replays_a_failed_dossier_in_the_console(
     row = page.locator(f'tr[data-service="{DOSSIERS}"]')
 
     async def shown_down() -> bool:
-        return await row.count() == 1 and "Mất kết nối" in await row.inner_text()
+        return (await row.count() == 1 and "Mất kết nối" in await row.inner_text()
+                and await row.locator('td[data-held="1"]').count() == 1)
 
-    await reload_until(page, shown_down, "the dossier service shown down")
+    await reload_until(page, shown_down, "the dossier service shown down, one held")
     await shot(page, "overview-outage")
     await set_faults(live.stub_url, down_services=[])
     await wait_for(lambda: stub_stats(live.stub_url),
@@ -228,7 +229,7 @@ async def test_provincial_it_finds_and_replays_a_failed_dossier_in_the_console(
     await page.get_by_label(re.compile("Tôi đã xem danh sách")).check()
     # A slow national side keeps the run going long enough to watch it: the page
     # follows it by itself (polling) until the result.
-    await set_faults(live.stub_url, latency_ms=1500)
+    await set_faults(live.stub_url, latency_ms=3000)
     await page.get_by_role("button", name="Gửi lại").click()
     await page.wait_for_url(re.compile(r".*/console/replays/[^/]+$"))
     replay_id = page.url.rsplit("/", 1)[1]
