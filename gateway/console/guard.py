@@ -108,6 +108,10 @@ class Guard:
                 response = self.error(request, status, key, message=exc.message)
                 if isinstance(exc, TooManyRequestsError):
                     response.headers["Retry-After"] = str(exc.retry_after_s)
+            except Exception as exc:  # noqa: BLE001 - a page, not a traceback; logged with it
+                _log.exception("console request failed unexpectedly", path=request.path)
+                response = self.error(request, 500, "error.unavailable",
+                                      message=f"internal error: {type(exc).__name__}")
             if request.query.get("lang") == lang:
                 response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600,
                                     path=self.prefix, samesite="Strict", httponly=True,
