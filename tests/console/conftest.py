@@ -32,11 +32,12 @@ def codec() -> Codec:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    """Headless Chromium; as root it needs --no-sandbox (these machines run tests as root)."""
+    """Headless Chromium; as root it needs --no-sandbox (these machines run tests as root),
+    and a container's small /dev/shm must not crash it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         launched = await pw.chromium.launch(executable_path=chromium_binary(), headless=True,
-                                            args=["--no-sandbox"])
+                                            args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             yield launched
         finally:
