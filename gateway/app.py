@@ -24,12 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from aiohttp import web
+
 from gateway.admin import AdminServer, RouteSpec, build_admin_app, metrics_app
 from gateway.admin.limits import ReadLimiter
 from gateway.audit.event import AuditEvent, Result
 from gateway.audit.trail import AuditTrail
 from gateway.auth import Authenticator, ensure_first_admin
 from gateway.connect import ConnectorRuntime, PluginCatalog, discover_plugins
+from gateway.console import ConsoleSources, install_console
 from gateway.contracts import Codec, load_gated_schemas
 from gateway.errors import KafkaError, KafkaUnavailableError
 from gateway.index import IndexService
@@ -304,6 +307,7 @@ class Gateway:
 
         app = build_admin_app(runtime, self.not_ready_reasons, routes,
                               authenticator=authenticator, audit=trail.record)
+        await self._add_console(app, settings, authenticator, trail, runtime)
         server = AdminServer(app, settings.host, settings.port)
         await server.start()
         stack.push_async_callback(server.stop)
@@ -317,6 +321,24 @@ class Gateway:
 
         probe = asyncio.create_task(self._probe_kafka(admin), name="gateway-kafka-probe")
         stack.push_async_callback(_cancel_and_wait, probe)
+
+    async def _add_console(self, app: web.Application, settings: Settings,
+                           authenticator: Authenticator, trail: AuditTrail,
+                           runtime: ConnectorRuntime | None) -> None:
+        """The web console (unless disabled), on this process's own services."""
+        if not settings.console.enabled:
+            return
+        found = {type(s): s for s in self._services}
+        index, replay, trace = (found.get(IndexService), found.get(ReplayService),
+                                found.get(TraceService))
+        await install_console(app, ConsoleSources(
+            settings=settings, authenticator=authenticator, audit=trail.record,
+            runtime=runtime,
+            index=index if isinstance(index, IndexService) else None,
+            replay=replay if isinstance(replay, ReplayService) else None,
+            tracer=trace.tracer if isinstance(trace, TraceService) else None,
+            router_here="router" in settings.roles,
+            reads=replay.reads if isinstance(replay, ReplayService) else ReadLimiter.of(settings)))
 
     @staticmethod
     def _with_plugin_routes(settings: Settings, plugins: PluginCatalog) -> Settings:

@@ -14,6 +14,7 @@ __all__ = [
     "BrokerSettings",
     "CatalogueEntry",
     "CatalogueSettings",
+    "ConsoleSettings",
     "IndexSettings",
     "KafkaSettings",
     "NdxpSettings",
@@ -339,6 +340,23 @@ class AuthSettings(_Section):
         return value
 
 
+
+class ConsoleSettings(_Section):
+    """The web console at `/console` (`LGSP_CONSOLE__*`); see gateway/console/."""
+
+    enabled: bool = Field(default=True, description="serve /console on the admin API port")
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600,
+                               description="a signed-in session ends after this long")
+    session_key_file: Path | None = Field(
+        default=None, description="Fernet key sealing session cookies; default: "
+                                  "<state_dir>/console/session.key, created on first use")
+    secure_cookie: bool | None = Field(
+        default=None, description="mark the session cookie Secure; default: when the "
+                                  "request came over TLS (set true behind a TLS proxy)")
+    identity_provider_url: str | None = Field(
+        default=None, description="where people get a token from the province's identity "
+                                  "provider (shown on the sign-in page)")
+
 def _loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     try:
@@ -414,6 +432,7 @@ class Settings(BaseSettings):
     expensive_reads: ExpensiveReadSettings = Field(default_factory=ExpensiveReadSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("roles", mode="before")
     @classmethod

@@ -16,6 +16,10 @@
 #                       schemas, so validation needs no network (kubeconform would fetch
 #                       its schemas from GitHub, which these machines cannot reach).
 #                       types-PyYAML comes along for mypy on tests/deploy.
+#   chromium            Debian package `chromium`: the console tests (tests/console) drive
+#                       it headless with Playwright (`playwright` in the dev extra), launched
+#                       with executable_path=/usr/bin/chromium. Playwright's own browser
+#                       download (`playwright install`) is never used.
 set -Eeuo pipefail
 # Anything failing that is not handled below still ends in one line, not a bare exit.
 trap 'echo "install-tools: unexpected failure (exit $?) at line $LINENO of $0" >&2' ERR
@@ -136,6 +140,24 @@ install_postgresql() {
     postgres_bin_dir >/dev/null || fail "package postgresql installed but no /usr/lib/postgresql/*/bin/initdb"
 }
 
+# ---------------------------------------------------------------------------- chromium
+install_chromium() {
+    if command -v chromium >/dev/null 2>&1; then
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || fail "chromium is missing and apt-get is not available (install Debian's chromium by hand)"
+    echo "install-tools: installing Chromium (Debian package chromium) for the console tests" >&2
+    mkdir -p "$LOG_DIR"
+    local log="$LOG_DIR/apt.log"
+    if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        as_root apt-get update -q >>"$log" 2>&1 || fail "apt-get update failed (see $log)"
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        chromium fonts-dejavu-core >>"$log" 2>&1 \
+        || fail "apt-get install chromium failed (see $log; root needed)"
+    command -v chromium >/dev/null 2>&1 || fail "package chromium installed but chromium is not on PATH"
+}
+
 # --------------------------------------------------------------------------- kustomize
 install_kustomize() {
     local bin="$TOOLS_BIN/kustomize"
@@ -177,5 +199,6 @@ version("kubernetes-validate"); version("types-PyYAML")' 2>/dev/null; then
 
 install_promtool
 install_postgresql
+install_chromium
 install_kustomize
 install_kubernetes_validate

@@ -85,6 +85,8 @@ def where_to_look(endpoints: Endpoints, *, trace_id: str | None, once: bool) -> 
         "Where to look",
         f"  admin API    {endpoints.gateway}/connectors   (OpenAPI {endpoints.gateway}"
         f"/openapi.json; {_lgsp(endpoints, 'connectors list', admin=True)})",
+        f"  console      {endpoints.gateway}/console/   (in a browser; sign in with an API "
+        "token, e.g. the first-start admin token)",
         f"  metrics      {endpoints.gateway}/metrics   (stub {endpoints.stub}/metrics, "
         f"stub stats {endpoints.stub}/ndxp/v1/stats)",
         f"  health       {endpoints.gateway}/healthz  {endpoints.gateway}/readyz",

@@ -17,7 +17,14 @@ from aiohttp.typedefs import Middleware
 from gateway.admin.errors import error_response
 from gateway.admin.operations import Handler
 from gateway.audit.event import AuditEvent, AuditSink, Result
-from gateway.auth import PUBLIC_PATHS, Authenticator, Permission, Principal, permission_for
+from gateway.auth import (
+    PUBLIC_PATHS,
+    Authenticator,
+    Permission,
+    Principal,
+    permission_for,
+    uses_session,
+)
 from gateway.errors import ForbiddenError, GatewayError, UnauthenticatedError
 from gateway.logs import get_logger
 from gateway.metrics import AUTH_REFUSALS
@@ -33,7 +40,8 @@ def auth_middleware(authenticator: Authenticator, audit: AuditSink | None = None
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS:
+        if request.path in PUBLIC_PATHS or uses_session(request.path):
+            # The console checks its session cookie, CSRF and the role table itself.
             return await handler(request)
         principal = await _authenticate(authenticator, request)
         if isinstance(principal, web.Response):

@@ -15,11 +15,13 @@ from gateway.auth.roles import (
     PUBLIC_PATHS,
     ROLE_TABLE,
     ROLES,
+    SESSION_PREFIXES,
     Permission,
     Role,
     allows,
     permission_for,
     role_named,
+    uses_session,
 )
 from gateway.auth.tokens import (
     ADMIN_TOKEN_FILE,
@@ -36,6 +38,7 @@ __all__ = [
     "PUBLIC_PATHS",
     "ROLES",
     "ROLE_TABLE",
+    "SESSION_PREFIXES",
     "Authenticator",
     "JwksSource",
     "OidcVerifier",
@@ -52,4 +55,5 @@ __all__ = [
     "role_named",
     "roles_at",
     "tokens_file",
+    "uses_session",
 ]

@@ -13,11 +13,13 @@ __all__ = [
     "PUBLIC_PATHS",
     "ROLES",
     "ROLE_TABLE",
+    "SESSION_PREFIXES",
     "Permission",
     "Role",
     "allows",
     "permission_for",
     "role_named",
+    "uses_session",
 ]
 
 import enum
@@ -47,6 +49,15 @@ _INCLUDES: dict[Role, frozenset[Role]] = {
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Answered without credentials: what orchestrators and Prometheus poll."""
+
+SESSION_PREFIXES = ("/console",)
+"""Paths that sign people in with a session cookie instead of a bearer header: the web
+console (gateway/console) checks the session, CSRF and this same table itself."""
+
+
+def uses_session(path: str) -> bool:
+    """Whether `path` is under one of SESSION_PREFIXES (the console's own door)."""
+    return any(path == p or path.startswith(f"{p}/") for p in SESSION_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)

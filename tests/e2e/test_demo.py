@@ -143,7 +143,8 @@ async def test_bounded_demo_tells_the_whole_story(
     assert max(int(n) for n in re.findall(r"held=(\d+)", text)) > 0, text
     _find(r"refuses 5% of the data", text)
     # Where to look.
-    for pattern in (rf"admin API\s+{_URL}/connectors", rf"metrics\s+{_URL}/metrics",
+    for pattern in (rf"admin API\s+{_URL}/connectors", rf"console\s+{_URL}/console/",
+                    rf"metrics\s+{_URL}/metrics",
                     rf"Prometheus\s+{_URL}", r"/graph\?g0\.expr=", r"lgsp_transactions_total",
                     r"Grafana\s+import \S*deploy/grafana/lgsp-gateway\.json",
                     r"lgsp trace [0-9a-f-]{36}", r"logs\s+\S+/logs/\*\.log"):
