@@ -32,7 +32,7 @@ from gateway.cli._base import CommandParser
 from gateway.cli._replay import Connection, add_connection_options, connect, console, kafka_named
 from gateway.connect.discovery import discover_plugins
 from gateway.contracts import is_agency_code
-from gateway.errors import ConfigError, GatewayError, ImportFileError
+from gateway.errors import ConfigError
 from gateway.importer import (
     FORMATS,
     Checkpoint,
@@ -233,10 +233,6 @@ async def _one(out: Console, job: FileImport) -> ImportResult:
               f"({listener.published} published); run the same command again to resume",
               flush=True)
         raise
-    except GatewayError as exc:
-        if isinstance(exc, ImportFileError) or exc.message.startswith("Kafka did not"):
-            raise
-        raise type(exc)(f"{job.path}: {exc}") from exc
     print(_summary_line(result), flush=True)
     return result
 
