@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import re
 import socket
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -271,11 +272,14 @@ class _ProgressBar(ImportListener):
             TextColumn("{task.fields[records]}"), TimeRemainingColumn(),
             console=out, auto_refresh=False, disable=not out.is_terminal, transient=False)
         self._task: TaskID | None = None
+        self._started = time.monotonic()
+        self._resumed_at = 0
         self.done_through = 0
         self.published = 0
 
     def started(self, path: Path, size: int, resumed_at: int) -> None:
-        self.done_through = resumed_at
+        self.done_through = self._resumed_at = resumed_at
+        self._started = time.monotonic()
         label = path.name if len(path.name) <= 40 else "..." + path.name[-37:]
         self._task = self.bar.add_task(label, total=max(size, 1), records="")
         self.bar.refresh()
@@ -284,6 +288,10 @@ class _ProgressBar(ImportListener):
         self.done_through = checkpoint.done_through
         self.published = checkpoint.published
         if self._task is not None:
+            elapsed = time.monotonic() - self._started
+            handled = checkpoint.done_through - self._resumed_at
+            rate = handled / elapsed if elapsed > 0 else 0.0
             self.bar.update(
                 self._task, completed=position, refresh=True,
-                records=f"{checkpoint.published:,} published, {checkpoint.rejected:,} rejected")
+                records=f"{checkpoint.published:,} published, {checkpoint.rejected:,} rejected,"
+                f" {rate:,.0f} records/s")

@@ -176,6 +176,7 @@ class FileImport:
             with contextlib.suppress(KafkaError, TimeoutError):
                 await asyncio.wait_for(window.drain(), _DRAIN_ON_INTERRUPT_S)
             await self._settle(window, rejects)
+            listener.progress(export.position, checkpoint)
             raise
         except KafkaError as exc:
             await self._settle(window, rejects)
