@@ -47,6 +47,7 @@ from gateway.importer import (
     shape_for,
 )
 from gateway.kafka import KafkaAdmin, Producer, TopicReader, TopicSpec
+from gateway.ndxp.catalogue import catalogue_from
 from gateway.router.routing import RoutingTable, with_plugin_routes
 
 EXIT_REJECTED = 3
@@ -190,7 +191,11 @@ async def _check_route(conn: Connection, run: RunIdentity) -> None:
     # Refused before anything is published: otherwise every record would dead-letter.
     plugins = await asyncio.to_thread(discover_plugins)
     router = with_plugin_routes(conn.settings.router, plugins.default_routes())
-    RoutingTable(router.routes).resolve(run.message_type, run.source_system, run.service)
+    service = RoutingTable(router.routes).resolve(run.message_type, run.source_system,
+                                                  run.service)
+    if catalogue_from(conn.settings.catalogue).find(service) is None:
+        raise ConfigError(f"national service {service!r} is not in the catalogue (add it "
+                          "under catalogue.services); the router would dead-letter every record")
 
 
 async def _import_files(out: Console, conn: Connection, shape: RecordShape, run: RunIdentity,

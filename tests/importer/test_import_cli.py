@@ -111,6 +111,10 @@ async def test_bad_arguments_and_files_are_one_line_errors(rig: ImportRig, tmp_p
     assert unknown.code == 1
     assert "unknown message type 'onestop.nothing'" in only_error_line(unknown)
 
+    unlisted = await rig.lgsp("import", str(export), "--type", TYPE, "--service", "QG.NOPE")
+    assert unlisted.code == 1
+    assert "national service 'QG.NOPE' is not in the catalogue" in only_error_line(unlisted)
+
     # A checkpoint is resumed only with the options it was made with.
     first = await rig.lgsp("import", str(export), "--type", TYPE)
     assert first.code == 0, first.err

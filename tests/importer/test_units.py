@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -201,6 +203,15 @@ def test_the_same_record_gets_the_same_id_whatever_its_form(codec: Codec) -> Non
     assert tx(_event(fee_paid_vnd=20001)) != base
     assert len(base) == 36
     assert base[14] == "5"  # UUID version 5
+
+
+def test_the_id_is_uuid5_of_the_message_type_and_the_content_hash() -> None:
+    canonical = b'{"event_id":"bl-1"}'
+    # The connectors' namespace (gateway/connect/context.py), another name inside it.
+    namespace = uuid.UUID("6f1c1f0e-3b8e-5d43-9a0e-4c47535020a1")
+    expected = uuid.uuid5(namespace, "import:onestop.dossier_event\x00"
+                          + hashlib.sha256(canonical).hexdigest())
+    assert record_transaction_id("onestop.dossier_event", canonical) == str(expected)
 
 
 def test_preparer_builds_the_connectors_envelope(codec: Codec) -> None:
