@@ -218,7 +218,7 @@ async def _import_files(out: Console, conn: Connection, shape: RecordShape, run:
             results = []
             for path, fmt in files:
                 job = FileImport(path, fmt, shape=shape, run=run, codec=conn.codec,
-                                 producer=producer, reader=reader, partitions=_PARTITIONS)
+                                 producer=producer, reader=reader)
                 results.append(await _one(out, job))
         finally:
             await reader.stop()

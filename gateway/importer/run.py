@@ -75,8 +75,7 @@ class FileImport:
     """Imports one file; `run` may be cancelled (Ctrl-C) and resumes when run again."""
 
     def __init__(self, path: Path, fmt: Format, *, shape: RecordShape, run: RunIdentity,
-                 codec: Codec, producer: Producer, reader: TopicReader,
-                 partitions: int = 3) -> None:
+                 codec: Codec, producer: Producer, reader: TopicReader) -> None:
         self.path = path
         self.format = fmt
         self.run_identity = run
@@ -86,7 +85,6 @@ class FileImport:
         self._codec = codec
         self._producer = producer
         self._reader = reader
-        self._partitions = partitions
 
     async def run(self, listener: ImportListener | None = None) -> ImportResult:
         """Import the file (or the rest of it); raises ImportFileError or KafkaError."""
