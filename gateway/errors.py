@@ -37,7 +37,8 @@ GatewayError                      retriable?
 │   ├── UnauthenticatedError      no   no or bad credentials (401)
 │   ├── ForbiddenError            no   the caller's roles do not allow it (403)
 │   └── UnknownTokenError         no   no local token of that name
-└── AuditError                    no   the audit trail cannot be written or is broken
+├── AuditError                    no   the audit trail cannot be written or is broken
+└── ImportFileError               no   an export file cannot be imported or resumed as asked
 ```
 
 User-facing code prints `str(error)`: every message is one line that names what was
@@ -61,6 +62,7 @@ __all__ = [
     "ForwardError",
     "GatewayError",
     "HoldExpiredError",
+    "ImportFileError",
     "IndexStoreError",
     "IndexUrlError",
     "KafkaError",
@@ -295,3 +297,7 @@ class UnknownTokenError(AuthError):
 
 class AuditError(GatewayError):
     """The audit trail could not be written, read or verified."""
+
+
+class ImportFileError(GatewayError):
+    """`lgsp import`: a file cannot be read, or its checkpoint does not fit this run."""

@@ -1,10 +1,11 @@
-"""`lgsp simulate ioffice|one-stop|reporting|report-portal`: provincial systems, for real.
+"""`lgsp simulate ioffice|one-stop|reporting|report-portal|export`: provincial systems.
 
 - `ioffice` serves the iOffice document API and adds documents at a rate until Ctrl-C.
 - `one-stop` pushes signed dossier events to a webhook, prints one summary line, exits.
 - `reporting` writes report export files into a drop folder, prints a summary, exits.
 - `report-portal` serves a JSON list of report submissions (what `rest-poll` reads) and
   can write the connector's JSON config for it, until Ctrl-C.
+- `export` writes a merged province's export file for `lgsp import`, then exits.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import signal
 from pathlib import Path
 
+from devkit.exports import EXPORT_TYPES, write_export
 from devkit.simulators.ioffice import IOfficeSimulator
 from devkit.simulators.json_list import ReportPortalSimulator, portal_connector_config
 from devkit.simulators.one_stop import DossierEventSender
@@ -113,6 +115,22 @@ def register(sub: argparse._SubParsersAction[CommandParser]) -> None:
                         "`lgsp connectors create --file FILE.json`")
     portal.set_defaults(handler=_report_portal)
 
+    export = systems.add_parser(
+        "export", help="write a merged province's export file (for lgsp import)",
+        description="Write COUNT synthetic records of one message type as JSON Lines or CSV "
+        "(from FILE's name: .jsonl or .csv, then .gz to compress), in each dossier's order; "
+        "--invalid-share plants records `lgsp import` must reject. Print a summary line.")
+    export.add_argument("file", type=Path, metavar="FILE", help="output file")
+    export.add_argument("--type", dest="message_type", choices=sorted(EXPORT_TYPES),
+                        default="onestop.dossier_event", help="message type (default "
+                        "onestop.dossier_event)")
+    export.add_argument("--count", type=positive_int, default=1000,
+                        help="records to write (default 1000)")
+    export.add_argument("--invalid-share", type=_share, default=0.0,
+                        help="share of deliberately invalid records (default 0)")
+    export.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    export.set_defaults(handler=_export)
+
 
 async def _ioffice(args: argparse.Namespace) -> int:
     simulator = IOfficeSimulator(
@@ -179,6 +197,20 @@ async def _report_portal(args: argparse.Namespace) -> int:
     finally:
         await simulator.stop()
     print(f"records={len(simulator.records)}")
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.name.lower().removesuffix(".gz").endswith((".jsonl", ".csv")):
+        raise ConfigError(f"{path}: name the file .jsonl or .csv (then .gz to compress)")
+    try:
+        summary = await asyncio.to_thread(
+            write_export, path, args.message_type, args.count, seed=args.seed,
+            invalid_share=args.invalid_share)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    print(f"records={summary.records} invalid={len(summary.invalid)} file={path}")
     return 0
 
 

@@ -21,6 +21,7 @@ import uvloop
 from gateway.cli import (
     _audit,
     _connectors,
+    _import,
     _index,
     _plugin,
     _replay,
@@ -34,7 +35,8 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.logs import configure_logging
 
 # Each module adds its subcommands to the parser with `register(subparsers)`.
-COMMANDS = (_schemas, _run, _connectors, _replay, _trace, _index, _plugin, _tokens, _audit)
+COMMANDS = (_schemas, _run, _connectors, _replay, _trace, _index, _plugin, _tokens, _audit,
+            _import)
 
 # The development kit's commands: module and one-line help. A module is imported only
 # when its command runs (or `lgsp --help` lists everything), so production commands,
