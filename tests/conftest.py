@@ -11,6 +11,7 @@ import pytest
 from devkit.localkafka import LocalBroker
 from gateway.errors import GatewayError
 from gateway.kafka import KafkaAdmin, TopicSpec
+from gateway.testing.fixtures import unique_prefix
 from gateway.topics import Topics
 from tests.support.broker import session_broker
 
@@ -52,7 +53,7 @@ async def kafka_admin(kafka: BrokerHandle) -> AsyncIterator[KafkaAdmin]:
 @pytest.fixture
 def topics() -> Topics:
     """Topic names unique to this test, so tests never read each other's records."""
-    return Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    return Topics(prefix=unique_prefix())
 
 
 @pytest.fixture

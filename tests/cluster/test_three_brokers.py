@@ -18,6 +18,7 @@ import pytest
 from gateway.errors import ConfigError
 from gateway.kafka import KafkaAdmin, Producer, TopicSpec, read_topic, use_security
 from gateway.settings import KafkaSettings
+from gateway.testing.fixtures import unique_prefix
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.support.cli import lgsp
@@ -43,7 +44,7 @@ async def admin(cluster: ClusterHandle) -> AsyncIterator[KafkaAdmin]:
 
 async def test_gateway_topics_get_three_replicas_and_two_in_sync(admin: KafkaAdmin) -> None:
     assert await admin.broker_count() == 3
-    topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    topics = Topics(prefix=unique_prefix())
     specs = [*topics.system_specs(), topics.hold_spec("nid"), TopicSpec(topics.source("a"))]
     await admin.ensure_topics(specs)
     for spec in specs:

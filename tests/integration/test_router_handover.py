@@ -11,7 +11,6 @@ records aiokafka fetches while the assignment callback is still deciding.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from gateway.ndxp import NdxpClient
 from gateway.router import Router
 from gateway.router.leases import running
 from gateway.settings import NdxpSettings, RouterSettings, Settings, router_group
+from gateway.testing.fixtures import unique_prefix
 from gateway.topics import Topics
 from tests.conftest import BrokerHandle
 from tests.support.pipeline import dossier_envelope, publish, stub_stats
@@ -87,7 +87,7 @@ async def _mark_unclean(settings: Settings, topics: Topics, tp: TopicPartition,
 async def test_a_router_taking_over_after_a_crash_sends_nothing_twice(
     kafka: BrokerHandle, kafka_admin: KafkaAdmin, tmp_path: Path
 ) -> None:
-    topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    topics = Topics(prefix=unique_prefix())
     source = topics.source("one-stop")
     await kafka_admin.ensure_topics(
         [TopicSpec(name, 1) for name in (source, topics.replay, topics.dead_letter,
@@ -149,7 +149,7 @@ async def test_a_clean_handover_lets_the_next_owner_send_without_asking_first(
 ) -> None:
     # A router that finished its work hands its partitions over as `clean`: the next owner
     # must not look every record up before sending it (an extra request per transaction).
-    topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    topics = Topics(prefix=unique_prefix())
     source = topics.source("one-stop")
     await kafka_admin.ensure_topics(
         [TopicSpec(source, 2)] + [TopicSpec(name, 1) for name in (
