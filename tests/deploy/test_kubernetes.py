@@ -2,8 +2,7 @@
 gateway depends on (topics, replication, probes, security, monitoring, scaling).
 
 The gateway runs as two Deployments of one image: lgsp-connectors (LGSP_ROLES=connectors,
-three members sharing the connectors, RollingUpdate) and lgsp-router (LGSP_ROLES=router,
-scaled by KEDA on lag).
+exactly one pod, Recreate) and lgsp-router (LGSP_ROLES=router, scaled by KEDA on lag).
 """
 
 from __future__ import annotations
@@ -334,41 +333,18 @@ def test_each_half_runs_its_role(
     assert "roles" not in tomllib.loads(toml_text)
 
 
-def test_connectors_are_several_members_that_roll(overlay: tuple[str, list[Manifest]]) -> None:
-    name, docs = overlay
+def test_connectors_run_exactly_once(overlay: tuple[str, list[Manifest]]) -> None:
+    _name, docs = overlay
     spec = get_one(docs, "Deployment", CONNECTORS)["spec"]
-    # Members of one group share the connectors; dev runs one on a laptop cluster.
-    assert spec["replicas"] == (1 if name == "dev" else 3)
-    # A new member joins before an old one leaves: the connectors move, ingest goes on.
-    assert spec["strategy"] == {"type": "RollingUpdate",
-                                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert spec["replicas"] == 1
+    # Recreate: the old connectors pod is gone before the new one starts.
+    assert spec["strategy"] == {"type": "Recreate"}
     for scaled in find(docs, "ScaledObject"):
         assert scaled["spec"]["scaleTargetRef"]["name"] != CONNECTORS
-    # Two of three keep running through a drain; a single dev member stays drainable.
+    # One replica: a PDB that forbids its eviction would block node drains forever.
     pdb = get_one(docs, "PodDisruptionBudget", CONNECTORS)["spec"]
     assert "minAvailable" not in pdb
     assert pdb["maxUnavailable"] == 1
-    assert pdb["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
-
-
-def test_members_can_hand_calls_to_each_other(overlay: tuple[str, list[Manifest]]) -> None:
-    # The Service spreads webhook and admin calls over every member; one that does not
-    # run the connector hands the call to the member that does.
-    _name, docs = overlay
-    own = _pod_labels(docs, CONNECTORS)
-    policy = get_one(docs, "NetworkPolicy", CONNECTORS)["spec"]
-    inward = {p["port"] for rule in policy["ingress"] for peer in rule["from"]
-              if "podSelector" in peer and "namespaceSelector" not in peer
-              and _selects(peer["podSelector"]["matchLabels"], own)
-              for p in rule["ports"]}
-    outward = {p["port"] for rule in policy["egress"] for peer in rule["to"]
-               if "podSelector" in peer and "namespaceSelector" not in peer
-               and _selects(peer["podSelector"]["matchLabels"], own)
-               for p in rule["ports"]}
-    assert inward == outward == {8083, 8181}
-    service = get_one(docs, "Service", CONNECTORS)["spec"]
-    assert service.get("publishNotReadyAddresses", False) is False
-    assert "sessionAffinity" not in service or service["sessionAffinity"] == "None"
 
 
 def test_halves_do_not_overlap(overlay: tuple[str, list[Manifest]]) -> None:
@@ -551,23 +527,15 @@ def test_prod_runs_three_spread_routers(prod: list[Manifest]) -> None:
     assert _resources(prod, ROUTER)["requests"] != dev_like
 
 
-def test_prod_spreads_the_connectors_members_with_headroom(
+def test_prod_gives_the_single_connectors_pod_headroom(
     prod: list[Manifest], dev: list[Manifest]
 ) -> None:
-    deployment = get_one(prod, "Deployment", CONNECTORS)
-    assert deployment["spec"]["replicas"] == 3
-    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
-    assert {c["topologyKey"]: c["whenUnsatisfiable"] for c in spread} == {
-        "kubernetes.io/hostname": "DoNotSchedule",
-        "topology.kubernetes.io/zone": "ScheduleAnyway"}
-    for constraint in spread:
-        assert constraint["labelSelector"]["matchLabels"] == \
-            deployment["spec"]["selector"]["matchLabels"], "spread counts connectors only"
+    assert get_one(prod, "Deployment", CONNECTORS)["spec"]["replicas"] == 1
     prod_limits, dev_limits = _resources(prod, CONNECTORS)["limits"], _resources(
         dev, CONNECTORS)["limits"]
     assert _cpu(prod_limits["cpu"]) > _cpu(dev_limits["cpu"])
     assert _memory_mi(prod_limits["memory"]) > _memory_mi(dev_limits["memory"])
-    # After failures one member carries every connector: its limits are at least the router's.
+    # It cannot scale out: its limits are at least the router's.
     router_limits = _resources(prod, ROUTER)["limits"]
     assert _memory_mi(prod_limits["memory"]) >= _memory_mi(router_limits["memory"])
 
@@ -658,16 +626,11 @@ def _ingress_ports_from(policy: Manifest) -> dict[int, list[Manifest]]:
     return admitted
 
 
-def _member_peer() -> Manifest:
-    return {"podSelector": {"matchLabels": {"app.kubernetes.io/name": GATEWAY,
-                                            "app.kubernetes.io/component": "connectors"}}}
-
-
 def _environment_egress(policy: Manifest) -> list[Manifest]:
-    """Egress peers beyond DNS, Kafka and (connectors) the other members."""
+    """Egress peers beyond what both halves share (DNS and Kafka)."""
     return [peer for rule in policy["spec"]["egress"]
             if not {53, 9092} & {p["port"] for p in rule.get("ports", [])}
-            for peer in rule["to"] if peer != _member_peer()]
+            for peer in rule["to"]]
 
 
 def test_gateway_network_policies(overlay: tuple[str, list[Manifest]]) -> None:
@@ -678,11 +641,9 @@ def test_gateway_network_policies(overlay: tuple[str, list[Manifest]]) -> None:
         assert set(spec["policyTypes"]) == {"Ingress", "Egress"}, half
         for rule in spec["ingress"]:
             assert rule["from"], f"{half}: no ingress rule may be open to everyone"
-        # Prometheus scrapes both, on the metrics port only: never the admin API, which
-        # only the other connectors members reach (hand-over to a connector's owner).
+        # Prometheus scrapes both, on the metrics port only: never the admin API.
         assert _ingress_ports_from(policy)[8084] == [_namespace_peer("monitoring")], half
-        assert _ingress_ports_from(policy).get(8083, []) == (
-            [_member_peer()] if half == CONNECTORS else []), half
+        assert 8083 not in _ingress_ports_from(policy), half
         # Both need DNS and Kafka.
         assert {53, 9092} <= _egress_ports(policy), half
         kafka_rules = [r for r in spec["egress"]
@@ -694,13 +655,11 @@ def test_gateway_network_policies(overlay: tuple[str, list[Manifest]]) -> None:
             assert rule.get("to"), f"{half}: no egress rule may be open to everyone"
             for peer in rule["to"]:
                 assert peer.get("ipBlock", {}).get("cidr") != "0.0.0.0/0", half
-    # The webhook reaches the connectors only, through the ingress controller (and from
-    # one member to another).
+    # The webhook reaches the connectors only, and only through the ingress controller.
     assert _ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))[8181] == [
-        _namespace_peer("ingress-nginx"), _member_peer()]
+        _namespace_peer("ingress-nginx")]
     assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", ROUTER))) == {8084}
-    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))) == {
-        8083, 8084, 8181}
+    assert set(_ingress_ports_from(get_one(docs, "NetworkPolicy", CONNECTORS))) == {8084, 8181}
 
 
 def test_only_the_router_reaches_the_national_endpoint(dev: list[Manifest],
@@ -781,16 +740,7 @@ def test_each_component_is_its_own_kafka_user_with_acls_on_its_topics(
     assert not may(connectors, "Write", t.hold("QG.DVCQG.DONGBOHOSO"))
     groups = {u: [r for kind, r, _p, ops in _acls(users[u]) if kind == "group" and "Read" in ops]
               for u in users}
-    # The connectors' own group shares them out (LGSP_CONNECT__GROUP_ID, <prefix>-connect).
-    assert groups[router] == ["lgsp-router"] and groups[connectors] == ["lgsp-connect"]
-    # One transactional id per connector (lgsp.connector.<name>) fences a stale owner.
-    transactional = [(r, p, ops) for kind, r, p, ops in _acls(users[connectors])
-                     if kind == "transactionalId"]
-    assert transactional == [("lgsp.connector.", "prefix", {"Describe", "Write"})]
-    assert not [r for kind, r, _p, _ops in _acls(users[router]) if kind == "transactionalId"]
-    assert may(connectors, "Write", t.connector_offsets) and may(connectors, "Read",
-                                                                 t.connector_configs)
-    assert not may(router, "Write", t.connector_offsets)
+    assert groups[router] == ["lgsp-router"] and groups[connectors] == []
     for half, user_name in KAFKA_USERS.items():
         settings = _gateway_settings(docs, half, tmp_path, monkeypatch)
         assert settings.kafka.security_protocol == "SASL_SSL"
