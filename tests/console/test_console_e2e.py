@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from playwright.async_api import Browser, Page
+from playwright.async_api import Error as PlaywrightError
 
 from devkit.localkafka import free_port
 from gateway.contracts import Codec, Envelope
@@ -118,7 +119,12 @@ async def reload_until(page: Page, check: Callable[[], Awaitable[bool]], what: s
                        timeout_s: float = 45) -> None:
     """Reload the page until `check` holds (what a person does while waiting)."""
     async def probe() -> bool:
-        await page.reload()
+        try:
+            await page.reload()
+        except PlaywrightError:
+            # The overview refreshes itself; a reload racing that navigation is detached.
+            # The next probe reloads again; a page that never loads still times out.
+            return False
         return await check()
 
     await wait_for(probe, bool, timeout_s=timeout_s, interval_s=0.5, what=what)
