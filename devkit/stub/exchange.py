@@ -26,6 +26,7 @@ from gateway.ndxp.wire import (
     BATCH_SUFFIX,
     HTTP_STATUS,
     IDEMPOTENCY_KEY,
+    LOOKUP_SUFFIX,
     SERVICES_PATH,
     TOKEN_PATH,
     ResultCode,
@@ -59,6 +60,7 @@ class ExchangeRoutes:
         base = f"{SERVICES_PATH}/{{{_SERVICE}}}/transactions"
         app.router.add_post(base, self.transaction)
         app.router.add_post(base + BATCH_SUFFIX, self.batch)
+        app.router.add_post(base + LOOKUP_SUFFIX, self.lookup_many)
         app.router.add_get(f"{base}/{{{_REQUEST_ID}}}", self.lookup)
 
     async def token(self, request: web.Request) -> web.Response:
@@ -117,6 +119,14 @@ class ExchangeRoutes:
             return self._intake.lookup(service, request_id)
 
         return await self._serve(request, handle, None)
+
+    async def lookup_many(self, request: web.Request) -> web.Response:
+        """`POST .../transactions:lookup`: the receipts of many transactions at once.
+
+        What a caller asks after a batch whose answer it lost: one request, not one
+        lookup per transaction. Like a single lookup it delivers nothing.
+        """
+        return await self._serve(request, self._intake.lookup_many, None)
 
     async def _serve(
         self,

@@ -27,7 +27,7 @@ from devkit.stub.stats import Stats
 from devkit.stub.store import IdempotencyStore, KeyConflictError, StoreUnavailableError
 from devkit.stub.validation import InvalidTransactionError, request_id_of
 from gateway.ndxp.catalogue import Catalogue
-from gateway.ndxp.wire import HTTP_STATUS, IDEMPOTENCY_KEY, ResultCode
+from gateway.ndxp.wire import HTTP_STATUS, IDEMPOTENCY_KEY, MAX_REQUEST_ID_LENGTH, ResultCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,38 @@ class Intake:
                            f"service {service} has no transaction {request_id[:60]!r}")
         self._meter.request(service, RESULT_FOUND)
         return Answer(200, _receipt(record, duplicate=False))
+
+    async def lookup_many(self, service: str, raw: bytes) -> Answer:
+        """Receipts for many request ids: one result per id, in order, found or not.
+
+        A malformed question is refused whole (400), naming what is wrong; like `lookup`
+        it is not counted in the stats.
+        """
+        if self._catalogue.find(service) is None:
+            self._meter.request(service, ResultCode.SERVICE_UNKNOWN.value)
+            return refusal(ResultCode.SERVICE_UNKNOWN, _unknown(service))
+        ids = _json(raw)
+        ids = ids.get("transaction_ids") if isinstance(ids, dict) else None
+        problem = _lookup_problem(ids, self._max_batch)
+        if problem is not None:
+            self._meter.request(service, ResultCode.DATA_INCORRECT.value)
+            return refusal(ResultCode.DATA_INCORRECT, problem)
+        assert isinstance(ids, list)  # checked by _lookup_problem
+        try:
+            records = await asyncio.gather(*(self._store.find(i, service) for i in ids))
+        except StoreUnavailableError as exc:
+            self._meter.request(service, ResultCode.SERVICE_UNAVAILABLE.value)
+            return refusal(ResultCode.SERVICE_UNAVAILABLE, str(exc))
+        found = sum(1 for r in records if r is not None)
+        if found:
+            self._meter.request(service, RESULT_FOUND, found)
+        if found < len(ids):
+            self._meter.request(service, RESULT_NOT_FOUND, len(ids) - found)
+        return Answer(200, {"results": [
+            _receipt(record, duplicate=False) if record is not None else {
+                "result_code": ResultCode.TRANSACTION_UNKNOWN.value, "request_id": request_id,
+                "receipt_id": None, "received_at": None, "duplicate": False}
+            for request_id, record in zip(ids, records, strict=True)]})
 
     async def batch(self, service: str, raw: bytes) -> Answer:
         """A batch: 200 with one result per transaction, or a refusal of the whole batch."""
@@ -180,6 +212,19 @@ def batch_size(raw: bytes) -> int:
     body = _json(raw)
     items = body.get("transactions") if isinstance(body, dict) else None
     return len(items) if isinstance(items, list) and items else 1
+
+
+def _lookup_problem(ids: Any, limit: int) -> str | None:
+    """Why a bulk lookup's `transaction_ids` cannot be answered, or None."""
+    if not isinstance(ids, list) or not ids:
+        return "field 'transaction_ids' must be a non-empty list of request ids"
+    if len(ids) > limit:
+        return f"field 'transaction_ids' has {len(ids)} items; at most {limit} are allowed"
+    for n, request_id in enumerate(ids):
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= MAX_REQUEST_ID_LENGTH:
+            return (f"field 'transaction_ids' item {n} must be a request id of 1 to "
+                    f"{MAX_REQUEST_ID_LENGTH} characters")
+    return None
 
 
 def _json(raw: bytes) -> Any:

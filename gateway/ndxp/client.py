@@ -33,6 +33,7 @@ from gateway.ndxp.wire import (
     ResultCode,
     batch_path,
     dumps,
+    lookup_path,
     transaction_body,
     transaction_path,
     transactions_path,
@@ -145,6 +146,28 @@ class NdxpClient:
             raise TransientForwardError(f"NDXP answered the {what} with a body that is not JSON",
                                         status=reply.status)
         return _receipt(reply.body, transaction_id, service, what, reply.status)
+
+    async def lookup_batch(
+        self, service: str, transaction_ids: Sequence[str]
+    ) -> list[Receipt | None]:
+        """The receipts of many transactions in one request, in order (None: not there).
+
+        The bulk form of `lookup`, for a batch whose answer was lost: one request for the
+        whole batch. Raises ForwardError like `lookup` if the question is not answered.
+        """
+        if not transaction_ids:
+            return []
+        what = f"lookup of {len(transaction_ids)} transactions at {service}"
+        body = self._encode({"transaction_ids": list(transaction_ids)}, what)
+        reply = await self._call("POST", lookup_path(service), body, what, {})
+        if reply.status != 200:
+            raise _error(reply, what)
+        results = reply.body.get("results") if isinstance(reply.body, Mapping) else None
+        if not isinstance(results, list) or len(results) != len(transaction_ids):
+            raise TransientForwardError(
+                f"NDXP answered the {what} without one result per transaction", status=200)
+        return [_looked_up(result, tx_id, service, what)
+                for result, tx_id in zip(results, transaction_ids, strict=True)]
 
     async def submit_batch(
         self, service: str, txs: Sequence[OutboundTransaction]
@@ -350,6 +373,18 @@ def _receipt(
         duplicate=body.get("duplicate") is True,
         received_at=received_at if isinstance(received_at, str) else "",
     )
+
+
+def _looked_up(result: Any, transaction_id: str, service: str, what: str) -> Receipt | None:
+    if isinstance(result, Mapping) and result.get("request_id") == transaction_id:
+        if result.get("result_code") == ResultCode.TRANSACTION_UNKNOWN:
+            return None
+        if result.get("result_code") == ResultCode.OK:
+            return _receipt(result, transaction_id, service, what, 200)
+    # An answer about some other id, or of no known kind, settles nothing: the caller
+    # must not resend on it, so it is the whole question that failed.
+    raise TransientForwardError(
+        f"NDXP answered the {what} with an unusable result for {transaction_id}", status=200)
 
 
 def _batch_outcome(result: Any, tx: OutboundTransaction, service: str) -> Receipt | ForwardError:

@@ -14,6 +14,7 @@ __all__ = [
     "HEALTHZ_PATH",
     "HTTP_STATUS",
     "IDEMPOTENCY_KEY",
+    "LOOKUP_SUFFIX",
     "MAX_REQUEST_ID_LENGTH",
     "METRICS_PATH",
     "READYZ_PATH",
@@ -25,6 +26,7 @@ __all__ = [
     "ResultCode",
     "batch_path",
     "dumps",
+    "lookup_path",
     "transaction_body",
     "transaction_path",
     "transactions_path",
@@ -50,6 +52,9 @@ READYZ_PATH = "/readyz"
 METRICS_PATH = "/metrics"
 # Google-style custom method on the collection (AIP-136): the batch sibling of /transactions.
 BATCH_SUFFIX = ":batch"
+# Its question sibling: which of these request ids do you have? One request for a whole
+# batch whose answer was lost, instead of one lookup per transaction.
+LOOKUP_SUFFIX = ":lookup"
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 # NDXP requires a caller-generated request id of at most 40 characters.
@@ -129,6 +134,11 @@ def transaction_path(service: str, request_id: str) -> str:
 def batch_path(service: str) -> str:
     """Path of a national service's batch endpoint (only where the catalogue allows it)."""
     return transactions_path(service) + BATCH_SUFFIX
+
+
+def lookup_path(service: str) -> str:
+    """Path of a national service's bulk lookup (`POST {"transaction_ids": [...]}`)."""
+    return transactions_path(service) + LOOKUP_SUFFIX
 
 
 def transaction_body(tx: OutboundTransaction, officer_id: str) -> dict[str, Any]:
