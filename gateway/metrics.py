@@ -20,6 +20,7 @@ __all__ = [
     "CONSUMER_LAG",
     "DEAD_LETTERED",
     "END_TO_END_LATENCY",
+    "FORWARD_BATCH_SIZE",
     "FORWARD_DURATION",
     "GATEWAY",
     "HELD",
@@ -81,6 +82,14 @@ FORWARD_DURATION = Histogram(
     "Duration of one HTTP forward to a national service, successful or not.",
     ["service"],
     buckets=_LATENCY_BUCKETS,
+    registry=GATEWAY,
+)
+FORWARD_BATCH_SIZE = Histogram(
+    "lgsp_forward_batch_size",
+    "Transactions per batch request to a national service, by kind: `submit` sends them, "
+    "`lookup` asks whether they arrived. Its _count is the number of batch requests.",
+    ["service", "kind"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 200, 300, 400, 500),
     registry=GATEWAY,
 )
 END_TO_END_LATENCY = Histogram(

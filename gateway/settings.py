@@ -156,6 +156,40 @@ def merge_routes(*layers: Sequence[RouteRule]) -> list[RouteRule]:
     return list(merged.values())
 
 
+class BatchSettings(_Section):
+    """How transactions for one national service that accepts batches are gathered."""
+
+    enabled: bool = True
+    # The stub's and the NDXP draft's ceiling per request is 500 transactions.
+    max_items: int = Field(default=500, ge=1, le=500,
+                           description="transactions per request at most")
+    linger_ms: float = Field(default=20.0, ge=0, le=5_000, description="how long a "
+                             "request waits to fill once its first transaction is ready")
+    max_requests: int = Field(default=4, ge=1, le=64,
+                              description="batch requests in flight per service at once")
+
+
+class BatchingSettings(_Section):
+    """Batched forwarding (`LGSP_ROUTER__BATCHING__*`) to the services the catalogue marks.
+
+    Services that take no batches are sent one request per transaction whatever this says.
+    """
+
+    enabled: bool = Field(default=True, description="off: one request per transaction "
+                          "to every service")
+    defaults: BatchSettings = Field(default_factory=BatchSettings)
+    services: dict[str, BatchSettings] = Field(
+        default_factory=dict, description="per service code, replacing `defaults` (e.g. "
+        "`[router.batching.services.\"QG.DVCQG.DONGBOHOSO\"]` with `max_items = 100`)")
+
+    def for_service(self, code: str) -> BatchSettings | None:
+        """The batch settings of a service that accepts batches, or None if not batched."""
+        if not self.enabled:
+            return None
+        chosen = self.services.get(code, self.defaults)
+        return chosen if chosen.enabled else None
+
+
 class RouterSettings(_Section):
     """How the router forwards, retries and protects national services."""
 
@@ -186,6 +220,7 @@ class RouterSettings(_Section):
         default=100_000, ge=0,
         description="recent deliveries kept to answer re-published copies without resending",
     )
+    batching: BatchingSettings = Field(default_factory=BatchingSettings)
     routes: list[RouteRule] = Field(
         default_factory=list, validate_default=True,
         description="routes added to (or overriding, per message type and source system) the "

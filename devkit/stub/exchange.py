@@ -105,7 +105,13 @@ class ExchangeRoutes:
 
     async def batch(self, request: web.Request) -> web.Response:
         """`POST .../transactions:batch`: many transactions, a result for each."""
-        return await self._serve(request, self._intake.batch, batch_size)
+        refusal = self._faults.injects_refusal
+
+        def handle(service: str, raw: bytes) -> Awaitable[Answer]:
+            # A service checks each record of a batch: `reject_rate` refuses items.
+            return self._intake.batch(service, raw, refuse=refusal)
+
+        return await self._serve(request, handle, batch_size, per_item=True)
 
     async def lookup(self, request: web.Request) -> web.Response:
         """`GET .../transactions/{request_id}`: the receipt of a transaction, or 404.
@@ -133,10 +139,12 @@ class ExchangeRoutes:
         request: web.Request,
         handle: Callable[[str, bytes], Awaitable[Answer]],
         count: Callable[[bytes], int] | None,
+        *,
+        per_item: bool = False,
     ) -> web.Response:
         started = time.perf_counter()
         service = request.match_info[_SERVICE]
-        answer = await self._answer(request, service, handle, count)
+        answer = await self._answer(request, service, handle, count, per_item)
         self._meter.duration(service, time.perf_counter() - started)
         headers = _UNAUTHENTICATED if answer.status == 401 else None
         return json_response(answer.status, answer.body, headers)
@@ -147,6 +155,7 @@ class ExchangeRoutes:
         service: str,
         handle: Callable[[str, bytes], Awaitable[Answer]],
         count: Callable[[bytes], int] | None,
+        per_item: bool = False,
     ) -> Answer:
         if not self._allow_list.allows(request.remote):
             self._meter.request(service, ResultCode.IP_NOT_ALLOWED.value)
@@ -165,7 +174,7 @@ class ExchangeRoutes:
         if faults.injects_error():
             return self._unavailable(service, "the national service failed (injected error)",
                                      count, raw)
-        if count is not None and faults.injects_refusal():
+        if count is not None and not per_item and faults.injects_refusal():
             return self._intake.refuse(service, ResultCode.DATA_INCORRECT,
                                        "the national service refused the data (injected)",
                                        count(raw))

@@ -5,8 +5,9 @@
 - `latency_ms`: added before each transaction request is answered.
 - `down`: every transaction request answers 503 at once (and /readyz says so).
 - `down_services`: the same, for the listed national services only (an outage of one).
-- `reject_rate`: that share of transaction requests is refused as DATA_INCORRECT (422)
-  before anything is recorded: transactions that fail on their own merits, for a replay.
+- `reject_rate`: that share of transaction requests (of a batch: of its items) is refused
+  as DATA_INCORRECT (422) before anything is recorded: transactions that fail on their
+  own merits, for a replay.
 """
 
 from __future__ import annotations

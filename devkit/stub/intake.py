@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = ["Answer", "Intake", "refusal"]
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +134,8 @@ class Intake:
                 "receipt_id": None, "received_at": None, "duplicate": False}
             for request_id, record in zip(ids, records, strict=True)]})
 
-    async def batch(self, service: str, raw: bytes) -> Answer:
+    async def batch(self, service: str, raw: bytes,
+                    refuse: Callable[[], bool] | None = None) -> Answer:
         """A batch: 200 with one result per transaction, or a refusal of the whole batch."""
         entry = self._catalogue.find(service)
         if entry is None:
@@ -160,13 +162,17 @@ class Intake:
                 "are allowed", len(items),
             )
         # All items at once, so their new keys land in the same group commit.
-        results = await asyncio.gather(*(self._item(service, item) for item in items))
+        results = await asyncio.gather(*(self._item(service, item, refuse) for item in items))
         return Answer(200, {"results": results})
 
-    async def _item(self, service: str, item: Any) -> dict[str, Any]:
+    async def _item(self, service: str, item: Any,
+                    refuse: Callable[[], bool] | None) -> dict[str, Any]:
         request_id = item.get("request_id") if isinstance(item, dict) else None
         try:
             request_id = request_id_of(item, None)
+            if refuse is not None and refuse():
+                return self._item_refused(service, request_id, ResultCode.DATA_INCORRECT,
+                                          "the national service refused the data (injected)")
             record, duplicate = await self._store.accept(request_id, service)
         except InvalidTransactionError as exc:
             return self._item_refused(service, request_id, exc.code, exc.message)

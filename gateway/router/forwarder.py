@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway.backoff import Backoff
@@ -83,6 +84,7 @@ class Forwarder:
         hold_enabled: bool = True,
         availability: ServiceAvailability | None = None,
         holds: Holds | None = None,
+        batched: Callable[[str], bool] | None = None,
     ) -> None:
         self._stopping = stopping or asyncio.Event()
         self.meters = meters or RouterMeters()
@@ -98,6 +100,9 @@ class Forwarder:
         self.holds = holds or Holds(topics=topics, availability=self.availability,
                                     hold_max_s=hold_max_s, enabled=hold_enabled)
         self._delivered = RecentDeliveries(remembered_deliveries)
+        # A batched service's breaker and request timings are kept per request by its
+        # lane (router/batching.py): many transactions share one request.
+        self._batched = batched or (lambda _service: False)
         self._source_prefix = f"{topics.prefix}src."
 
     def breaker(self, service: str) -> CircuitBreaker:
@@ -232,14 +237,16 @@ class Forwarder:
     async def _look_up(self, service: str, transaction_id: str,
                        breaker: CircuitBreaker) -> Receipt | ForwardError | None:
         """The receipt if the national side has it, None if it has not, or why we can't tell."""
+        per_request = not self._batched(service)
         try:
             receipt = await self._exchange.lookup(service, transaction_id)
         except ForwardError as exc:
             self.meters.reconciled(service, RECONCILE_FAILED).inc()
-            if exc.retriable:
+            if exc.retriable and per_request:
                 breaker.record_failure()
             return exc
-        breaker.record_success()
+        if per_request:
+            breaker.record_success()
         self.meters.reconciled(
             service, RECONCILE_FOUND if receipt is not None else RECONCILE_ABSENT).inc()
         return receipt
@@ -247,19 +254,17 @@ class Forwarder:
     async def _send(self, service: str, tx: OutboundTransaction, breaker: CircuitBreaker,
                     started: float) -> Receipt | ForwardError:
         """One submit: the receipt, or the error; the breaker hears how it went."""
-        duration = self.meters.forward_duration(service)
         try:
-            receipt = await self._exchange.submit(service, tx)
+            result: Receipt | ForwardError = await self._exchange.submit(service, tx)
         except ForwardError as exc:
-            duration.observe(time.perf_counter() - started)
-            if exc.retriable:
+            result = exc
+        if not self._batched(service):
+            self.meters.forward_duration(service).observe(time.perf_counter() - started)
+            if isinstance(result, ForwardError) and result.retriable:
                 breaker.record_failure()
             else:
                 breaker.record_success()  # it answered: the service itself is up
-            return exc
-        duration.observe(time.perf_counter() - started)
-        breaker.record_success()
-        return receipt
+        return result
 
     async def _pause_before_retry(self, delay_s: float) -> None:
         # A stopping router does not sit out a backoff: the record is handed on instead.

@@ -5,6 +5,7 @@ One transaction's way through the parts, each in its own module:
 - consumed here, taken in while the in-flight window has room (`max_in_flight`);
 - `dispatch`: queued behind its business key (one at a time per key, keys at once);
 - `forwarder`: decoded, routed, sent with retries, breaker and reconcile-before-resend;
+- `batching`: for a service that takes batches, gathered with others into one request;
 - `availability` and `holds`: while its service is unavailable, moved to the service's
   hold topic instead, to flow again by itself when the service answers;
 - `recorder`: its final outcome written durably (ledger, dead letter), then counted;
@@ -27,8 +28,10 @@ from gateway.contracts import Codec
 from gateway.errors import KafkaError
 from gateway.kafka import GroupConsumer, KafkaAdmin, Producer, TopicPartition
 from gateway.logs import get_logger
+from gateway.ndxp.catalogue import catalogue_from
 from gateway.router.assignment import Assignments
 from gateway.router.availability import ServiceAvailability
+from gateway.router.batching import BatchClient, BatchingExchange, batched_services
 from gateway.router.commits import Committer
 from gateway.router.dispatch import Dispatcher
 from gateway.router.exchange import NationalExchange
@@ -36,6 +39,7 @@ from gateway.router.forwarder import Forwarder
 from gateway.router.holds import Holds
 from gateway.router.lag import report_lag
 from gateway.router.leases import SendLeases
+from gateway.router.meters import RouterMeters
 from gateway.router.offsets import OffsetTracker
 from gateway.router.recorder import OutcomeWriter
 from gateway.router.routing import RoutingTable
@@ -76,11 +80,22 @@ class Router:
                            hold_max_s=cfg.hold_max_s, consumer=self._consumer,
                            admin=self._admin, group=self._group, enabled=cfg.hold_enabled)
         self.availability.listen(self.holds.on_change)
+        meters = RouterMeters()
+        self._batching: BatchingExchange | None = None
+        window = cfg.max_in_flight
+        lanes = batched_services(cfg.batching, catalogue_from(settings.catalogue))
+        if isinstance(exchange, BatchClient) and lanes:
+            self._batching = BatchingExchange(exchange, batched=lanes,
+                                              breaker=self.availability.breaker, meters=meters)
+            exchange = self._batching
+            window = max(window, self._batching.window)
         self.forwarder = Forwarder(
             stopping=self._stopping,
             codec=codec,
             routes=RoutingTable(cfg.routes),
             exchange=exchange,
+            meters=meters,
+            batched=self._batching.batched if self._batching is not None else None,
             topics=self._topics,
             backoff=Backoff(cfg.backoff_initial_s, cfg.backoff_max_s),
             max_attempts=cfg.max_attempts,
@@ -93,7 +108,7 @@ class Router:
         self._services = {rule.service for rule in cfg.routes}
         self._tracker = OffsetTracker()
         # Two windows ahead: a worker rarely has to wait for a commit to send.
-        leases = SendLeases(headroom=2 * cfg.max_in_flight)
+        leases = SendLeases(headroom=2 * window)
         self._committer = Committer(self._consumer, self._tracker, leases,
                                     interval_s=cfg.commit_interval_s)
         self._assignments = Assignments(
@@ -105,7 +120,7 @@ class Router:
             forwarder=self.forwarder,
             writer=OutcomeWriter(codec=codec, producer=producer, topics=self._topics,
                                  meters=self.forwarder.meters, holds=self.holds),
-            tracker=self._tracker, leases=leases, max_in_flight=cfg.max_in_flight,
+            tracker=self._tracker, leases=leases, max_in_flight=window,
             reconcile_first=self._assignments.reconcile_first)
         self._loops: list[asyncio.Task[None]] = []
         self._last_poll_ok = 0.0
@@ -154,6 +169,8 @@ class Router:
         self._stopping.set()
         await self._dispatcher.wait_chains(self._cfg.drain_timeout_s)
         await self._dispatcher.cancel_all()
+        if self._batching is not None:
+            await self._batching.close()
         drained = self._tracker.outstanding == 0
         for task in self._loops[1:]:
             task.cancel()

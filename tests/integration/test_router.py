@@ -28,7 +28,13 @@ from gateway.kafka import KafkaAdmin, Producer, Record, TopicSpec, read_topic
 from gateway.metrics import GATEWAY
 from gateway.ndxp import NdxpClient
 from gateway.router import Router
-from gateway.settings import NdxpSettings, RouterSettings, Settings
+from gateway.settings import (
+    BatchingSettings,
+    BatchSettings,
+    NdxpSettings,
+    RouterSettings,
+    Settings,
+)
 from gateway.topics import Topics
 from gateway.trace import EventKind, Tracer, TraceStatus
 from tests.conftest import BrokerHandle
@@ -84,9 +90,13 @@ async def pipeline(kafka: BrokerHandle, kafka_admin: KafkaAdmin, topics: Topics,
         settings = Settings(
             bootstrap_servers=kafka.bootstrap, topic_prefix=topics.prefix,
             ndxp=NdxpSettings(url=stub.url),
+            # Dossier events go in batches (their service takes them), documents one by
+            # one; small batches, so a test's few hundred transactions make many requests.
             router=RouterSettings(max_attempts=4,
                                   backoff_initial_s=0.01, backoff_max_s=0.05,
-                                  breaker_reset_s=0.2, commit_interval_s=0.1),
+                                  breaker_reset_s=0.2, commit_interval_s=0.1,
+                                  batching=BatchingSettings(
+                                      defaults=BatchSettings(max_items=5, linger_ms=5))),
         )
         producer = Producer(kafka.bootstrap)
         await producer.start()
