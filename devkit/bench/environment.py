@@ -85,7 +85,7 @@ class GatewayProcess:
 
     def __init__(self, settings: Settings, *, log_dir: Path, config: Path | None,
                  profile: Path | None, name: str = "gateway",
-                 roles: str = "connectors,router") -> None:
+                 roles: str = "connectors,router", batching: bool = False) -> None:
         self.port = free_port()
         self.log_dir = log_dir
         self._profile = profile
@@ -102,6 +102,9 @@ class GatewayProcess:
             # Set, whatever the caller's environment says: the benchmark's main process is
             # a single machine's gateway (connectors and router); extra ones route only.
             "LGSP_ROLES": roles,
+            # Per-request unless asked: the drain, ingest and latency figures stay
+            # comparable with baseline H; the `batched` scenario turns batching on.
+            "LGSP_ROUTER__BATCHING__ENABLED": "true" if batching else "false",
         }
         lgsp = lgsp_command()
         command = [*lgsp, "--log-format", "json", "run"]

@@ -7,7 +7,7 @@ __all__ = ["SCENARIOS", "BenchOptions"]
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCENARIOS = ("codec", "kafka", "http", "drain", "ingest", "latency", "index")
+SCENARIOS = ("codec", "kafka", "http", "drain", "batched", "ingest", "latency", "index")
 """Every scenario, in the order they run."""
 
 

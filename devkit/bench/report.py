@@ -33,6 +33,8 @@ _TARGET_WEBHOOK_PER_S = 3_000.0
 _TARGET_P99_MS_AT_500 = 100.0
 _TARGET_RSS_MIB = 250.0
 _TARGET_CODEC_PER_S = 50_000.0
+_TARGET_BATCHED_VS_K = 0.6
+_TARGET_ARCHIVE_MINUTES = 45.0
 
 
 def _rate(t: Throughput) -> dict[str, Any]:
@@ -59,6 +61,9 @@ class Report:
     drain_memory: Memory | None = None
     drain_rss: list[tuple[int, float]] = field(default_factory=list)
     drain_processes: int = 1
+    batched: Throughput | None = None
+    batched_memory: Memory | None = None
+    batched_rss: list[tuple[int, float]] = field(default_factory=list)
     extra_rounds: list[tuple[Throughput, Throughput]] = field(default_factory=list)
     """(baseline H, router drain) of each round after the first."""
     ingest: dict[str, IngestResult] = field(default_factory=dict)
@@ -80,29 +85,15 @@ class Report:
         if self.http is not None:
             doc["baseline_http"] = _rate(self.http)
         if self.drain is not None:
-            drain: dict[str, Any] = _rate(self.drain)
-            drain["router_processes"] = self.drain_processes
-            if self.http is not None:
-                drain["ratio_to_http"] = round(self.drain.per_s / self.http.per_s, 3)
-            if self.kafka is not None:
-                drain["ratio_to_kafka"] = round(self.drain.per_s / self.kafka.round_trip_per_s, 3)
-            if self.drain_memory is not None:
-                drain["gateway_peak_rss_mib"] = round(self.drain_memory.peak_mib, 1)
-            if self.drain_rss:
-                drain["gateway_rss_mib_by_delivered"] = [list(p) for p in self.drain_rss]
-            if self.extra_rounds and self.http is not None:
-                drain["rounds"] = [
-                    {"http_per_s": round(h.per_s, 1), "drain_per_s": round(d.per_s, 1),
-                     "ratio": round(d.per_s / h.per_s, 3)}
-                    for h, d in [(self.http, self.drain), *self.extra_rounds]]
-                drain["ratio_median"] = round(self._median_ratio(self.http, self.drain), 3)
-            doc["router_drain"] = drain
+            doc["router_drain"] = self._drain_json(self.drain)
             doc["archive"] = {
                 "transactions": ARCHIVE_TRANSACTIONS,
                 "router_hours": _hours(self.drain.per_s),
                 **({"http_hours": _hours(self.http.per_s)} if self.http else {}),
                 **({"kafka_hours": _hours(self.kafka.round_trip_per_s)} if self.kafka else {}),
             }
+        if self.batched is not None:
+            doc["batched_drain"] = self._batched_json(self.batched)
         if self.ingest:
             doc["ingest"] = {name: {**_rate(r.throughput), "failed": r.failed}
                              for name, r in self.ingest.items()}
@@ -114,6 +105,38 @@ class Report:
         if memory:
             doc["memory"] = memory
         doc["targets"] = self.targets()
+        return doc
+
+    def _drain_json(self, drained: Throughput) -> dict[str, Any]:
+        drain: dict[str, Any] = _rate(drained)
+        drain["router_processes"] = self.drain_processes
+        if self.http is not None:
+            drain["ratio_to_http"] = round(drained.per_s / self.http.per_s, 3)
+        if self.kafka is not None:
+            drain["ratio_to_kafka"] = round(drained.per_s / self.kafka.round_trip_per_s, 3)
+        if self.drain_memory is not None:
+            drain["gateway_peak_rss_mib"] = round(self.drain_memory.peak_mib, 1)
+        if self.drain_rss:
+            drain["gateway_rss_mib_by_delivered"] = [list(p) for p in self.drain_rss]
+        if self.extra_rounds and self.http is not None:
+            drain["rounds"] = [
+                {"http_per_s": round(h.per_s, 1), "drain_per_s": round(d.per_s, 1),
+                 "ratio": round(d.per_s / h.per_s, 3)}
+                for h, d in [(self.http, drained), *self.extra_rounds]]
+            drain["ratio_median"] = round(self._median_ratio(self.http, drained), 3)
+        return drain
+
+    def _batched_json(self, batched: Throughput) -> dict[str, Any]:
+        doc = _rate(batched)
+        if self.kafka is not None:
+            doc["ratio_to_kafka"] = round(batched.per_s / self.kafka.round_trip_per_s, 3)
+        if self.drain is not None:
+            doc["ratio_to_per_request"] = round(batched.per_s / self.drain.per_s, 3)
+        if self.batched_memory is not None:
+            doc["gateway_peak_rss_mib"] = round(self.batched_memory.peak_mib, 1)
+        if self.batched_rss:
+            doc["gateway_rss_mib_by_delivered"] = [list(p) for p in self.batched_rss]
+        doc["archive_minutes"] = round(_hours(batched.per_s) * 60, 1)
         return doc
 
     def _median_ratio(self, http: Throughput, drain: Throughput) -> float:
@@ -137,6 +160,15 @@ class Report:
             judged = f", median of {rounds} rounds" if rounds > 1 else ""
             check(f"router drain{scaled} / baseline H >= 0.8{judged}",
                   self._median_ratio(self.http, self.drain), _TARGET_DRAIN_VS_H)
+        if self.batched is not None:
+            if self.kafka is not None:
+                check("batched drain / baseline K >= 0.6",
+                      self.batched.per_s / self.kafka.round_trip_per_s, _TARGET_BATCHED_VS_K)
+            check(f"{ARCHIVE_TRANSACTIONS / 1e6:g}M transactions batched, minutes < 45",
+                  _hours(self.batched.per_s) * 60, _TARGET_ARCHIVE_MINUTES, at_most=True)
+            if self.batched_memory is not None:
+                check(f"gateway peak RSS batching {self.batched.count:,} < 250 MiB",
+                      self.batched_memory.peak_mib, _TARGET_RSS_MIB, at_most=True)
         single = self.ingest.get("webhook_single")
         if single is not None:
             check("webhook single events/s >= 3000", single.throughput.per_s,
@@ -248,6 +280,13 @@ def _rows(doc: dict[str, Any]) -> list[Row]:
                            (("H", "http_hours"), ("K", "kafka_hours")) if key in archive)
         add(f"{archive['transactions'] / 1e6:g}M tx at that rate",
             f"{archive['router_hours']:.1f} h", others)
+    if batched := doc.get("batched_drain"):
+        rss = batched.get("gateway_peak_rss_mib")
+        vs = batched.get("ratio_to_per_request")
+        add("batched drain", f"{batched['per_s']:,.0f}/s",
+            f"{batched['count']:,} tx" + (f", {vs:.1f}x per-request" if vs else "")
+            + (f", peak RSS {rss:.0f} MiB" if rss else ""), per_s=batched["per_s"], cpu=batched)
+        add(f"{ARCHIVE_TRANSACTIONS / 1e6:g}M tx batched", f"{batched['archive_minutes']:,.0f} min")
     for name, result in doc.get("ingest", {}).items():
         add(f"ingest {name.replace('_', ' ')}", f"{result['per_s']:,.0f}/s",
             f"{result['count']:,} tx, {result['failed']} failed", cpu=result)

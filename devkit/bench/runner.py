@@ -108,7 +108,7 @@ async def _pipeline(options: BenchOptions, base: Settings, codec: Codec, report:
         rig, stub = await _start_parts(stack, options, base, codec, work=work, log_dir=log_dir,
                                        progress=progress)
         await _baselines(rig, options, report, progress)
-        if options.scenarios & {"drain", "ingest", "latency"}:
+        if options.scenarios & {"drain", "batched", "ingest", "latency"}:
             gateway = GatewayProcess(rig.settings, log_dir=log_dir, config=options.config,
                                      profile=options.profile)
             stack.push_async_callback(gateway.stop)
@@ -236,6 +236,8 @@ async def _through_gateway(rig: Rig, gateway: GatewayProcess, options: BenchOpti
                 http = await _http_once(rig, n, round_no)
                 again, _ = await _drain_once(rig, gateway, options, progress)
                 report.extra_rounds.append((http, again.throughput))
+    if "batched" in selected:
+        await _batched_drain(rig, gateway, options, report, progress)
     if not gateway.started:
         progress("starting `lgsp run`")
         await gateway.start()
@@ -259,6 +261,25 @@ async def _through_gateway(rig: Rig, gateway: GatewayProcess, options: BenchOpti
             report.latency.append(await latency_at(
                 rig, gateway, ledger, _latency_connector(rate), rate=rate,
                 duration_s=options.duration_s, warmup_s=options.warmup_s))
+
+
+async def _batched_drain(rig: Rig, gateway: GatewayProcess, options: BenchOptions,
+                         report: Report, progress: Progress) -> None:
+    """The same backlog drained by a gateway that batches (its service takes batches)."""
+    if gateway.started:
+        await gateway.stop()  # one group member at a time drains the backlog
+    batched = GatewayProcess(rig.settings, log_dir=gateway.log_dir, config=options.config,
+                             profile=None, name="gateway-batched", batching=True)
+    n = options.transactions
+    progress(f"batched drain: pre-loading {n:,} transactions, then starting `lgsp run` "
+             "with batching on")
+    await preload(rig, rig.topics.source(_BACKLOG), n, _BACKLOG)
+    try:
+        drained = await router_drain(rig, [batched], n)
+        report.batched, report.batched_rss = drained.throughput, drained.rss_mib
+        report.batched_memory = batched.memory()
+    finally:
+        await batched.stop()
 
 
 def _latency_connector(rate: float) -> str:
