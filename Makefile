@@ -55,7 +55,7 @@ bench: setup
 
 # The fault suite's long form: 200,000+ transactions under every fault, plus gateway memory.
 soak: setup
-	$(BIN)/pytest -m soak tests/faults
+	$(BIN)/pytest -m soak tests/faults tests/importer
 
 clean:
 	-$(BIN)/lgsp kafka down

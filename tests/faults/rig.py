@@ -52,10 +52,19 @@ class RouterTuning:
     breaker_failure_threshold: int = 20
     request_timeout_s: float = 5.0
     max_in_flight: int = 512
+    # On: dossier events (their service takes batches) travel in batches, the other
+    # connectors' transactions one by one; off: every transaction in its own request.
+    batching: bool = True
+
+    @property
+    def mode(self) -> str:
+        """How the reckoning names the forwarding mode."""
+        return "batched" if self.batching else "per-request"
 
     def env(self) -> dict[str, str]:
         """The settings as `lgsp run` reads them from the environment."""
         return {
+            "router__batching__enabled": "true" if self.batching else "false",
             "router__max_in_flight": str(self.max_in_flight),
             "router__max_attempts": str(self.max_attempts),
             "router__backoff_initial_s": str(self.backoff_initial_s),

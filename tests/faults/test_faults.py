@@ -10,6 +10,7 @@ no transaction twice, and every dead letter says why.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,22 @@ SMALL = StreamPlan(documents=500, events=700, report_files=120, seconds=8)
 SHORT_BUDGET = RouterTuning(max_attempts=3, backoff_initial_s=0.05, backoff_max_s=0.2,
                             breaker_reset_s=0.5)
 
+# Batching is on by default (dossier events go in batches): every scenario runs so. The
+# crash and the outage, where batching changes most, also run with it off.
+BOTH_MODES = pytest.mark.parametrize("batching", [True, False], ids=["batched", "per-request"])
 
+
+def _scenario(name: str, tuning: RouterTuning) -> str:
+    return name if tuning.batching else f"{name}/{tuning.mode}"
+
+
+@BOTH_MODES
 async def test_gateway_sigkilled_three_times_mid_stream(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
-    async with fault_rig("gateway-sigkill", broker, workdir, codec) as rig:
+    tuning = RouterTuning(batching=batching)
+    async with fault_rig(_scenario("gateway-sigkill", tuning), broker, workdir, codec,
+                         tuning) as rig:
         traffic = rig.traffic(StreamPlan(documents=600, events=800, report_files=140,
                                          seconds=10))
         stream = asyncio.create_task(traffic.run())
@@ -79,10 +91,13 @@ async def test_broker_restarted_mid_stream(
         await conclude(rig, traffic, report, dead_letters_expected=set())
 
 
+@BOTH_MODES
 async def test_endpoint_down_for_many_retry_budgets_holds_then_delivers_by_itself(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
-    async with fault_rig("endpoint-outage", broker, workdir, codec, SHORT_BUDGET) as rig:
+    tuning = dataclasses.replace(SHORT_BUDGET, batching=batching)
+    async with fault_rig(_scenario("endpoint-outage", tuning), broker, workdir, codec,
+                         tuning) as rig:
         traffic = rig.traffic(SMALL)
         stream = asyncio.create_task(traffic.run())
 

@@ -56,11 +56,14 @@ def _quarters(samples: list[Memory]) -> str:
     return " ".join(f"{m.rss_mib:.1f}MiB" for m in points)
 
 
+@pytest.mark.parametrize("batching", [True, False], ids=["batched", "per-request"])
 async def test_soak_200k_transactions_with_faults(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
     assert SOAK.approx_transactions >= 200_000
-    async with fault_rig("soak", broker, workdir, codec, RouterTuning()) as rig:
+    tuning = RouterTuning(batching=batching)
+    name = "soak" if batching else f"soak/{tuning.mode}"
+    async with fault_rig(name, broker, workdir, codec, tuning) as rig:
         await rig.stub_faults(error_rate=0.05, latency_ms=20)
         traffic = rig.traffic(SOAK)
         stream = asyncio.create_task(traffic.run())
