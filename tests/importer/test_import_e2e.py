@@ -80,6 +80,7 @@ async def test_killed_import_resumes_and_the_stub_sees_each_record_once(
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)  # the router and the stub share this process: ~11 minutes here
 async def test_a_million_record_export_killed_once_reaches_the_stub_once(
         kafka: BrokerHandle, kafka_admin: KafkaAdmin, topics: Topics, tmp_path: Path) -> None:
     timing = await _kill_resume_deliver(kafka, kafka_admin, topics, tmp_path, 1_000_000)
