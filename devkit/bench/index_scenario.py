@@ -26,6 +26,7 @@ import random
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +58,10 @@ _TOPICS = Topics("benchindex.")
 
 
 def _tx(i: int) -> str:
-    return f"{i:08x}-0000-4000-8000-{i:012x}"
+    # Random-looking like the connectors' ids (uuid4 / content-derived), but repeatable:
+    # sequential ids make every B-tree insert an append and hide the cost that grows
+    # with the index once inserts land on random pages.
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"lgsp-bench-index-{i}"))
 
 
 def _key(i: int) -> str:
