@@ -112,7 +112,7 @@ async def test_soak_200k_transactions_with_faults(
         assert end.rss_kib <= early.rss_kib * GROWTH_FACTOR + GROWTH_SLACK_KIB, (
             f"gateway memory kept growing: {early} -> {end}")
         assert reckoning.sent >= 200_000, reckoning
-        await conclude(rig, traffic, report, label="soak/before-replay", stop_gateway=False,
+        await conclude(rig, traffic, report, label=f"{name}/before-replay", stop_gateway=False,
                        check_doubles=False, settle_s=300)
         # The outage dead-letters nothing; anything that spent its budget on the 5% error
         # rate while others were answered goes back through a replay, as provincial IT
