@@ -40,6 +40,11 @@ SHORT_BUDGET = RouterTuning(max_attempts=3, backoff_initial_s=0.05, backoff_max_
 # Batching is on by default (dossier events go in batches): every scenario runs so. The
 # crash and the outage, where batching changes most, also run with it off.
 BOTH_MODES = pytest.mark.parametrize("batching", [True, False], ids=["batched", "per-request"])
+# The rest run per-request too in `make soak` (the full matrix of both modes).
+ALSO_PER_REQUEST_IN_SOAK = pytest.mark.parametrize("batching", [
+    pytest.param(True, id="batched"),
+    pytest.param(False, id="per-request", marks=pytest.mark.soak),
+])
 
 
 def _scenario(name: str, tuning: RouterTuning) -> str:
@@ -74,10 +79,13 @@ async def test_gateway_sigkilled_three_times_mid_stream(
         await conclude(rig, traffic, report, dead_letters_expected=set())
 
 
+@ALSO_PER_REQUEST_IN_SOAK
 async def test_broker_restarted_mid_stream(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
-    async with fault_rig("broker-restart", broker, workdir, codec) as rig:
+    tuning = RouterTuning(batching=batching)
+    async with fault_rig(_scenario("broker-restart", tuning), broker, workdir, codec,
+                         tuning) as rig:
         traffic = rig.traffic(SMALL)
         stream = asyncio.create_task(traffic.run())
 
@@ -117,11 +125,14 @@ async def test_endpoint_down_for_many_retry_budgets_holds_then_delivers_by_itsel
         assert len(rig.accounts.held_ids) >= 150
 
 
+@ALSO_PER_REQUEST_IN_SOAK
 async def test_one_service_down_delays_none_of_the_others(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
+    tuning = dataclasses.replace(SHORT_BUDGET, batching=batching)
     dossiers = "QG.DVCQG.DONGBOHOSO"
-    async with fault_rig("service-outage", broker, workdir, codec, SHORT_BUDGET) as rig:
+    async with fault_rig(_scenario("service-outage", tuning), broker, workdir, codec,
+                         tuning) as rig:
         traffic = rig.traffic(StreamPlan(documents=600, events=700, report_files=120,
                                          seconds=12))
         stream = asyncio.create_task(traffic.run())
@@ -145,15 +156,18 @@ async def test_one_service_down_delays_none_of_the_others(
         assert isinstance(by_service, dict) and by_service[dossiers]["unique"] > 0
 
 
+@ALSO_PER_REQUEST_IN_SOAK
 async def test_endpoint_flaky_and_slow(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
-    async with fault_rig("endpoint-flaky-slow", broker, workdir, codec) as rig:
+    tuning = RouterTuning(batching=batching)
+    async with fault_rig(_scenario("endpoint-flaky-slow", tuning), broker, workdir, codec,
+                         tuning) as rig:
         # A third of the requests fail with 503, each answer takes 100 ms.
         await rig.stub_faults(error_rate=0.3, latency_ms=100)
         traffic = rig.traffic(SMALL)
         await traffic.run()
-        before = await conclude(rig, traffic, report, label="endpoint-flaky-slow/settled",
+        before = await conclude(rig, traffic, report, label=f"{rig.scenario}/settled",
                                 stop_gateway=False)
         stats = rig.accounts.stub_stats
         assert isinstance(stats["rejected"], int) and stats["rejected"] > 100, stats
@@ -167,10 +181,13 @@ async def test_endpoint_flaky_and_slow(
         await conclude(rig, traffic, report, dead_letters_expected=set())
 
 
+@ALSO_PER_REQUEST_IN_SOAK
 async def test_malformed_and_unroutable_records(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
-    async with fault_rig("bad-data", broker, workdir, codec) as rig:
+    tuning = RouterTuning(batching=batching)
+    async with fault_rig(_scenario("bad-data", tuning), broker, workdir, codec,
+                         tuning) as rig:
         # About 1% of the stream is bad: undecodable bytes and envelopes of an unknown
         # message type on the connector topics; and 1% invalid webhook requests and
         # malformed report files, which the connectors refuse at the door.
@@ -195,10 +212,13 @@ async def test_malformed_and_unroutable_records(
             assert await asyncio.to_thread(reason.is_file), f"no reason for {written.path.name}"
 
 
+@ALSO_PER_REQUEST_IN_SOAK
 async def test_webhook_sender_retries_after_timeouts(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
-    async with fault_rig("webhook-resend", broker, workdir, codec) as rig:
+    tuning = RouterTuning(batching=batching)
+    async with fault_rig(_scenario("webhook-resend", tuning), broker, workdir, codec,
+                         tuning) as rig:
         # The one-stop system resends 5% of its accepted events, and gives up waiting
         # for an answer after 50 ms (then sends the same event again): the same event
         # reaches the webhook twice. 2,400 events put resends past the first 512
@@ -212,10 +232,13 @@ async def test_webhook_sender_retries_after_timeouts(
         await conclude(rig, traffic, report, dead_letters_expected=set())
 
 
+@ALSO_PER_REQUEST_IN_SOAK
 async def test_all_faults_combined(
-    broker: LocalBroker, workdir: Path, codec: Codec, report: Report
+    broker: LocalBroker, workdir: Path, codec: Codec, report: Report, batching: bool
 ) -> None:
-    async with fault_rig("combined", broker, workdir, codec, SHORT_BUDGET) as rig:
+    tuning = dataclasses.replace(SHORT_BUDGET, batching=batching)
+    async with fault_rig(_scenario("combined", tuning), broker, workdir, codec,
+                         tuning) as rig:
         await rig.stub_faults(error_rate=0.1, latency_ms=30)
         # Long enough (24 s) that every fault below lands while the stream still flows.
         # 2,000 events put resends past the first 512 records of the one-stop partitions.
@@ -238,7 +261,7 @@ async def test_all_faults_combined(
 
         await during(stream, chaos)
         await rig.stub_faults(error_rate=0.0, latency_ms=0)
-        await conclude(rig, traffic, report, label="combined/before-replay",
+        await conclude(rig, traffic, report, label=f"{rig.scenario}/before-replay",
                        stop_gateway=False, check_doubles=False)
         # The outage itself dead-letters nothing; a transaction that spent its retry budget
         # on the 10% error rate while others were answered did fail on its own merits and
