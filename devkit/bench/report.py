@@ -107,17 +107,23 @@ class Report:
         doc["targets"] = self.targets()
         return doc
 
+    def _drained_json(self, drained: Throughput, memory: Memory | None,
+                      rss: list[tuple[int, float]]) -> dict[str, Any]:
+        """What every drain reports: its rate, ratio to K and the gateway's memory."""
+        doc = _rate(drained)
+        if self.kafka is not None:
+            doc["ratio_to_kafka"] = round(drained.per_s / self.kafka.round_trip_per_s, 3)
+        if memory is not None:
+            doc["gateway_peak_rss_mib"] = round(memory.peak_mib, 1)
+        if rss:
+            doc["gateway_rss_mib_by_delivered"] = [list(p) for p in rss]
+        return doc
+
     def _drain_json(self, drained: Throughput) -> dict[str, Any]:
-        drain: dict[str, Any] = _rate(drained)
+        drain = self._drained_json(drained, self.drain_memory, self.drain_rss)
         drain["router_processes"] = self.drain_processes
         if self.http is not None:
             drain["ratio_to_http"] = round(drained.per_s / self.http.per_s, 3)
-        if self.kafka is not None:
-            drain["ratio_to_kafka"] = round(drained.per_s / self.kafka.round_trip_per_s, 3)
-        if self.drain_memory is not None:
-            drain["gateway_peak_rss_mib"] = round(self.drain_memory.peak_mib, 1)
-        if self.drain_rss:
-            drain["gateway_rss_mib_by_delivered"] = [list(p) for p in self.drain_rss]
         if self.extra_rounds and self.http is not None:
             drain["rounds"] = [
                 {"http_per_s": round(h.per_s, 1), "drain_per_s": round(d.per_s, 1),
@@ -127,15 +133,9 @@ class Report:
         return drain
 
     def _batched_json(self, batched: Throughput) -> dict[str, Any]:
-        doc = _rate(batched)
-        if self.kafka is not None:
-            doc["ratio_to_kafka"] = round(batched.per_s / self.kafka.round_trip_per_s, 3)
+        doc = self._drained_json(batched, self.batched_memory, self.batched_rss)
         if self.drain is not None:
             doc["ratio_to_per_request"] = round(batched.per_s / self.drain.per_s, 3)
-        if self.batched_memory is not None:
-            doc["gateway_peak_rss_mib"] = round(self.batched_memory.peak_mib, 1)
-        if self.batched_rss:
-            doc["gateway_rss_mib_by_delivered"] = [list(p) for p in self.batched_rss]
         doc["archive_minutes"] = round(_hours(batched.per_s) * 60, 1)
         return doc
 

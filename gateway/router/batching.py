@@ -190,10 +190,10 @@ class BatchingExchange:
         for service, settings in batched.items():
             self._submits[service] = _Lane(
                 f"{service}-submit", settings, self._submit_request(service),
-                self._heard(service, timed=True))
+                self._heard(service, "submit"))
             self._lookups[service] = _Lane(
                 f"{service}-lookup", settings, self._lookup_request(service),
-                self._heard(service, timed=False))
+                self._heard(service, "lookup"))
 
     @property
     def window(self) -> int:
@@ -252,13 +252,13 @@ class BatchingExchange:
             return await self._client.lookup_batch(service, ids)
         return request
 
-    def _heard(self, service: str, *, timed: bool) -> Callable[[ForwardError | None], None]:
+    def _heard(self, service: str, kind: str) -> Callable[[ForwardError | None], None]:
         def heard(error: ForwardError | None) -> None:
             breaker = self._breaker(service)
             if error is not None and error.retriable:
                 breaker.record_failure()
                 log.warning("batch request failed", service=service, error=str(error),
-                            kind="submit" if timed else "lookup")
+                            kind=kind)
             else:
                 breaker.record_success()  # it answered: the service itself is up
         return heard
